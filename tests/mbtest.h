@@ -132,6 +132,9 @@ static inline void mbt_run_(void (*fn)(void), const char *name)
 /* Prints "<program>: N passed, N failed" and returns the exit status. */
 static inline int mbt_finish_named(const char *program)
 {
+    const char *slash = strrchr(program, '/');
+    if (slash != NULL)
+        program = slash + 1;
     fflush(stdout);
     fprintf(stderr, "%s: %u passed, %u failed (%lu checks)\n", program,
             mbt_state_.tests_passed, mbt_state_.tests_failed, mbt_state_.checks);

@@ -21,10 +21,11 @@ function(mb_target_defaults target)
   target_compile_options(${target} PRIVATE ${MB_WARNING_FLAGS})
   target_include_directories(${target} PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
-  target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+  target_compile_definitions(${target} PRIVATE _GNU_SOURCE MB_VERSION="${PROJECT_VERSION}")
   if(MB_FUZZ)
     # Everything in a fuzz build is instrumented for coverage and memory errors.
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
   elseif(MB_SANITIZE AND NOT ARG_NO_SANITIZE)
     target_compile_options(${target} PRIVATE ${MB_SANITIZE_FLAGS})
     target_link_options(${target} PRIVATE ${MB_SANITIZE_FLAGS})

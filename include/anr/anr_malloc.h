@@ -1,0 +1,221 @@
+/* anr_malloc.h: the ANR allocator's public API.
+ *
+ * An anr heap serves blocks from one address-space reservation made when the
+ * heap is created and never changed afterwards: after creation no call of
+ * this API makes an mmap, munmap, mremap, mprotect or brk system call
+ * (destroying a heap unmaps it). Memory the heap no longer needs goes back to
+ * the kernel with madvise. The heap keeps the pages the kernel must back (its
+ * "resident" pages: pages holding blocks plus free pages not yet given back)
+ * within a budget; an allocation that would pass the budget first gives back
+ * free pages, then asks the need-more-memory callback, which may raise the
+ * budget (for example after asking the memory broker).
+ *
+ * Two faces over the same engine:
+ *   - handle-based (anr_heap_*): any number of independent heaps;
+ *   - the process default heap (anr_malloc_init, anr_malloc, anr_free, ...).
+ *
+ * Every returned block is aligned to at least 16 bytes (more with
+ * anr_memalign). Functions that return a block set errno on failure exactly
+ * as malloc does: ENOMEM when the request cannot be met (too large, budget
+ * refused, address space full, size arithmetic overflows), EINVAL for a bad
+ * alignment. No error state outlives the call that met it.
+ *
+ * Blocking: calls that take the heap's lock (all but anr_heap_free /
+ * anr_free) may wait for another thread holding it. Free never waits: when
+ * the lock is taken the block is queued on a lock-free list that the next
+ * holder of the lock drains. An allocation that calls the need-more-memory
+ * callback blocks for as long as the callback does; the heap's lock is NOT
+ * held while the callback runs, so the callback may call anr_heap_expand()
+ * or even allocate from the same heap.
+ */
+#ifndef ANR_ANR_MALLOC_H
+#define ANR_ANR_MALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ANR_API __attribute__((visibility("default")))
+#else
+#define ANR_API
+#endif
+
+/* The opaque heap handle. */
+typedef struct anr_heap anr_heap;
+
+/* What the need-more-memory callback tells the allocation that called it. */
+enum anr_need_result {
+    ANR_NEED_GIVE_UP = 0, /* fail the allocation with ENOMEM now */
+    ANR_NEED_RETRY = 1,   /* try again (the callback usually raised the budget) */
+};
+
+/* Called (without the heap's lock held) when an allocation needs
+ * `bytes_needed` more bytes of budget than the heap has, after the heap gave
+ * back every free page it could. `attempt` counts 1, 2, ... within one
+ * allocation; after options.max_attempts calls the allocation fails even if
+ * the callback keeps answering ANR_NEED_RETRY. */
+typedef enum anr_need_result (*anr_need_memory_fn)(anr_heap *heap, size_t bytes_needed,
+                                                   unsigned attempt, void *user_data);
+
+/* Heap options. Fill with anr_options_init() and change what you need;
+ * the defaults follow the original gmalloc.cfg. Byte sizes are rounded up to
+ * whole pages. */
+struct anr_options {
+    /* Initial budget: bytes of resident pages the heap may use (POOL_SIZE).
+     * Default 2 MiB. */
+    size_t pool_size;
+    /* Address space reserved for blocks (MAP_SIZE). 0 means twice pool_size.
+     * Fragmentation costs address space, not RAM: reserve generously. */
+    size_t map_size;
+    /* The budget can never be raised above this. 0 means map_size. */
+    size_t hard_limit;
+    /* Free pages kept resident before the heap gives pages back
+     * (PAGE_CEILING, high watermark). Default 128 pages. */
+    size_t page_ceiling;
+    /* Give back down to this many free resident pages once the ceiling is
+     * passed (low watermark). Default page_ceiling / 2. */
+    size_t page_floor;
+    /* Most pages one automatic give-back may return (bounds the work a free
+     * can do). Default 256. anr_heap_trim() is not bounded. */
+    size_t reclaim_batch;
+    /* Most need-more-memory callback calls per allocation. Default 8;
+     * at most 1000. */
+    unsigned max_attempts;
+    /* Give pages back with MADV_FREE instead of MADV_DONTNEED. Default false
+     * (DONTNEED returns memory at once; FREE lets the kernel take it lazily). */
+    bool use_madv_free;
+    /* Slab size classes (SLAB_SIZES): ascending multiples of 16, each from 16
+     * to 32768, at most 64 of them. NULL uses the built-in set (16..128 in
+     * steps of 16, then 8 classes per doubling up to 3072: internal waste
+     * under 12.5% beyond the rounding to 16 bytes). Larger requests go to the
+     * boundary-tagged chunk allocator. */
+    const uint32_t *slab_sizes;
+    size_t slab_size_count;
+    /* The need-more-memory callback; NULL means "never more than the budget". */
+    anr_need_memory_fn need_memory;
+    void *user_data;
+};
+
+/* Heap statistics, a consistent snapshot taken under the heap's lock. */
+struct anr_stats {
+    uint64_t page_size;
+    uint64_t map_bytes;         /* address space for blocks */
+    uint64_t metadata_bytes;    /* address space of the heap's own tables */
+    uint64_t budget_bytes;      /* "total": the current budget */
+    uint64_t hard_limit_bytes;
+    uint64_t in_use_bytes;      /* usable bytes of live blocks */
+    uint64_t live_blocks;
+    uint64_t resident_bytes;    /* pages counted against the budget */
+    uint64_t reclaimable_bytes; /* free pages still resident (dirty) */
+    uint64_t peak_in_use_bytes;
+    uint64_t peak_resident_bytes;
+    uint64_t mallocs;   /* successful malloc-family calls (incl. if_possible, if_available) */
+    uint64_t callocs;
+    uint64_t reallocs;
+    uint64_t memaligns;
+    uint64_t frees;     /* blocks freed (NULL frees not counted) */
+    uint64_t failures;  /* allocation calls that failed */
+    uint64_t callback_calls;
+    uint64_t deferred_frees; /* frees queued because the lock was taken */
+    uint64_t invalid_frees;  /* pointers freed that were not live blocks of this heap */
+    uint64_t madvise_calls;
+    uint64_t pages_returned;
+};
+
+/* Fills *opts with the documented defaults. Never blocks. */
+ANR_API void anr_options_init(struct anr_options *opts);
+
+/* Creates a heap: reserves its address space and tables (the only mmap calls
+ * the heap ever makes). opts NULL means all defaults. Returns 0 and stores
+ * the handle, -EINVAL for inconsistent options (bad slab list, sizes too
+ * small, pool larger than hard limit), -ENOMEM when the reservation fails. */
+ANR_API int anr_heap_create(const struct anr_options *opts, anr_heap **out);
+
+/* Unmaps the heap and every block in it. NULL is ignored. No other thread
+ * may use the heap during or after this call. */
+ANR_API void anr_heap_destroy(anr_heap *heap);
+
+/* malloc: NULL and errno ENOMEM on failure. size 0 returns a unique
+ * minimum-size block. May call the need-more-memory callback. */
+ANR_API void *anr_heap_malloc(anr_heap *heap, size_t size);
+/* calloc: zeroed memory; ENOMEM when n * size overflows. */
+ANR_API void *anr_heap_calloc(anr_heap *heap, size_t n, size_t size);
+/* realloc: keeps min(old, new) bytes; on failure returns NULL, sets ENOMEM
+ * and leaves ptr untouched. ptr NULL acts as malloc; size 0 with a non-NULL
+ * ptr frees ptr and returns NULL (errno unchanged), as glibc does. */
+ANR_API void *anr_heap_realloc(anr_heap *heap, void *ptr, size_t size);
+/* free: NULL is ignored; a pointer that is not a live block of this heap is
+ * ignored and counted in stats.invalid_frees. Never blocks. */
+ANR_API void anr_heap_free(anr_heap *heap, void *ptr);
+/* memalign: alignment must be a power of two (EINVAL otherwise). */
+ANR_API void *anr_heap_memalign(anr_heap *heap, size_t alignment, size_t size);
+/* Bytes usable in the block (>= the size asked for); 0 for NULL or a pointer
+ * that is not a live block of this heap. */
+ANR_API size_t anr_heap_usable_size(anr_heap *heap, const void *ptr);
+/* true when ptr lies inside a page of this heap that holds blocks (O(1);
+ * does not check that ptr is the start of a live block). */
+ANR_API bool anr_heap_owns(anr_heap *heap, const void *ptr);
+
+/* Like malloc; may call the need-more-memory callback; never triggers any
+ * out-of-memory handling beyond returning NULL with ENOMEM. */
+ANR_API void *anr_heap_malloc_if_possible(anr_heap *heap, size_t size);
+/* Uses only memory available within the current budget (it may give free
+ * pages back to make room) and never calls the callback: fails fast. */
+ANR_API void *anr_heap_malloc_if_available(anr_heap *heap, size_t size);
+
+/* Fills *stats. Takes the lock (drains queued frees first). */
+ANR_API void anr_heap_get_stats(anr_heap *heap, struct anr_stats *stats);
+/* Gives every free page (and the spare empty slabs) back to the kernel.
+ * Returns the bytes given back. Work grows with the heap's size. */
+ANR_API uint64_t anr_heap_trim(anr_heap *heap);
+/* Raises the budget by `bytes` (rounded up to pages). Returns 0, or -ENOSPC
+ * (budget unchanged) when the result would pass the hard limit. */
+ANR_API int anr_heap_expand(anr_heap *heap, size_t bytes);
+/* Lowers the budget by up to `bytes` (rounded down to pages), giving free
+ * pages back so the budget stays >= the resident pages. Returns the bytes by
+ * which the budget actually went down (may be less than asked, or 0). */
+ANR_API uint64_t anr_heap_shrink(anr_heap *heap, size_t bytes);
+/* Full consistency check of the heap (blocks, free lists, bins, page map,
+ * slabs, counters). Returns 0, or -EFAULT and writes a one-line description
+ * of the first fault found into buf (NUL-terminated when len > 0). Work grows
+ * with the heap's size; takes the lock. */
+ANR_API int anr_heap_verify(anr_heap *heap, char *buf, size_t len);
+
+/* ---- The process default heap ------------------------------------------- */
+
+/* Creates the default heap. Returns 0, -EALREADY when it exists, or what
+ * anr_heap_create returns. Until it is called, the allocation functions below
+ * fail with ENOMEM. */
+ANR_API int anr_malloc_init(const struct anr_options *opts);
+/* Destroys the default heap (no thread may still use it). */
+ANR_API void anr_malloc_destroy(void);
+/* The default heap, or NULL before anr_malloc_init. */
+ANR_API anr_heap *anr_malloc_default_heap(void);
+
+ANR_API void *anr_malloc(size_t size);
+ANR_API void *anr_calloc(size_t n, size_t size);
+ANR_API void *anr_realloc(void *ptr, size_t size);
+ANR_API void anr_free(void *ptr);
+ANR_API void *anr_memalign(size_t alignment, size_t size);
+ANR_API size_t anr_malloc_usable_size(const void *ptr);
+ANR_API void *anr_malloc_if_possible(size_t size);
+ANR_API void *anr_malloc_if_available(size_t size);
+/* The anr_heap_* functions on the default heap. Before anr_malloc_init:
+ * stats, expand and verify return -ENODEV (stats zeroed), trim and shrink
+ * return 0, free and usable_size do nothing and return 0. */
+ANR_API int anr_malloc_stats(struct anr_stats *stats);
+ANR_API uint64_t anr_malloc_trim(void);
+ANR_API int anr_malloc_expand(size_t bytes);
+ANR_API uint64_t anr_malloc_shrink(size_t bytes);
+ANR_API int anr_malloc_verify(char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ANR_ANR_MALLOC_H */

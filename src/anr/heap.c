@@ -1,0 +1,579 @@
+/* heap.c: a heap's life (create, destroy), its lock and the queue of frees
+ * made while the lock was taken, and the allocation entry points that pick
+ * slab or chunk, apply the budget and call the need-more-memory callback.
+ *
+ * The heap struct and all its tables live at the start of the one
+ * reservation made in anr_heap_create(); nothing here calls libc malloc.
+ */
+#include "anr/heap_internal.h"
+#include "anr/os.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define MiB ((size_t)1 << 20)
+
+void anr_options_init(struct anr_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->pool_size = 2 * MiB;
+    opts->map_size = 0;
+    opts->hard_limit = 0;
+    opts->page_ceiling = 128;
+    opts->page_floor = SIZE_MAX; /* ceiling / 2 */
+    opts->reclaim_batch = 256;
+    opts->max_attempts = 8;
+    opts->use_madv_free = false;
+}
+
+static size_t pages_up(size_t bytes, size_t page_size)
+{
+    return bytes / page_size + (bytes % page_size != 0);
+}
+
+int anr_heap_create(const struct anr_options *opts, anr_heap **out)
+{
+    struct anr_options defaults;
+    if (opts == NULL) {
+        anr_options_init(&defaults);
+        opts = &defaults;
+    }
+    *out = NULL;
+    size_t pg = anr_os_page_size();
+    if (pg < 1024 || (pg & (pg - 1)) != 0)
+        return -EINVAL;
+    unsigned shift = (unsigned)__builtin_ctzll((unsigned long long)pg);
+
+    /* The budget covers the arena's first and last pages (the first free
+     * chunk's header and the end sentinel), resident from the start. */
+    uint64_t pool_pages = pages_up(opts->pool_size, pg);
+    if (pool_pages < 2)
+        pool_pages = 2;
+    uint64_t map_pages = opts->map_size != 0 ? pages_up(opts->map_size, pg) : 2u * pool_pages;
+    uint64_t hard_pages = opts->hard_limit != 0 ? pages_up(opts->hard_limit, pg) : map_pages;
+    uint64_t floor = opts->page_floor == SIZE_MAX ? opts->page_ceiling / 2u : opts->page_floor;
+    if (map_pages < ANR_MIN_ARENA_PAGES || map_pages >= UINT32_MAX || pool_pages > hard_pages ||
+        floor > opts->page_ceiling || opts->max_attempts > ANR_MAX_ATTEMPTS_LIMIT)
+        return -EINVAL;
+
+    /* Tables: heap struct, page states, slab descriptors, slab bitmaps. */
+    size_t bits_words = pg / 1024u; /* one bit per 16 bytes of a page */
+    uint64_t off = anr_round_up(sizeof(struct anr_heap), 64);
+    uint64_t state_off = off;
+    off = (off + map_pages + 63u) & ~(uint64_t)63u;
+    uint64_t slabs_off = off;
+    off += map_pages * sizeof(struct anr_slab);
+    off = (off + 63u) & ~(uint64_t)63u;
+    uint64_t bits_off = off;
+    off += map_pages * bits_words * sizeof(uint64_t);
+    uint64_t meta = (off + pg - 1u) & ~(uint64_t)(pg - 1u);
+    uint64_t arena = map_pages * pg;
+    if (arena > SIZE_MAX / 2u || meta > SIZE_MAX / 2u - arena)
+        return -ENOMEM;
+
+    char *base = anr_os_reserve((size_t)(meta + arena));
+    if (base == NULL)
+        return -ENOMEM;
+    /* The mapping is zero-filled: every count, list and state starts at 0. */
+    struct anr_heap *h = (struct anr_heap *)(void *)base;
+    h->map_base = base;
+    h->map_bytes = (size_t)(meta + arena);
+    h->meta_bytes = (size_t)meta;
+    h->arena = base + meta;
+    h->arena_bytes = (size_t)arena;
+    h->npages = (size_t)map_pages;
+    h->page_size = pg;
+    h->page_shift = shift;
+    h->page_state = (uint8_t *)(base + state_off);
+    h->slabs = (struct anr_slab *)(void *)(base + slabs_off);
+    h->slab_bits = (uint64_t *)(void *)(base + bits_off);
+    h->bits_words = bits_words;
+    h->budget_pages = pool_pages;
+    h->hard_limit_pages = hard_pages;
+    h->ceiling_pages = opts->page_ceiling;
+    h->floor_pages = floor;
+    h->batch_pages = opts->reclaim_batch;
+    h->max_attempts = opts->max_attempts;
+    h->madv_free = opts->use_madv_free;
+    h->need_memory = opts->need_memory;
+    h->user_data = opts->user_data;
+    h->count[ANR_PG_CLEAN] = h->npages;
+    atomic_init(&h->deferred, NULL);
+    atomic_init(&h->invalid_outside, 0);
+
+    int rc = anr_classes_init(h, opts->slab_sizes, opts->slab_sizes ? opts->slab_size_count : 0);
+    if (rc == 0 && pthread_mutex_init(&h->lock, NULL) != 0)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        anr_os_release(base, h->map_bytes);
+        return rc;
+    }
+    anr_chunk_init_arena(h);
+    anr_fork_register(h);
+    *out = h;
+    return 0;
+}
+
+void anr_heap_destroy(anr_heap *h)
+{
+    if (h == NULL)
+        return;
+    anr_fork_unregister(h);
+    pthread_mutex_destroy(&h->lock);
+    char *base = h->map_base;
+    size_t bytes = h->map_bytes;
+    anr_os_release(base, bytes);
+}
+
+/* ---- validity of pointers ----------------------------------------------- */
+
+static bool in_arena(const struct anr_heap *h, const void *p)
+{
+    uintptr_t u = (uintptr_t)p, a = (uintptr_t)h->arena;
+    return u >= a && u - a < h->arena_bytes;
+}
+
+struct anr_chunk *anr_chunk_of_payload(const struct anr_heap *h, const char *p)
+{
+    size_t off = (size_t)(p - h->arena);
+    if (off < ANR_HDR || off % ANR_GRANULE != 0 || h->page_state[anr_page_of(h, p)] != ANR_PG_USED)
+        return NULL;
+    struct anr_chunk *c = anr_chunk_at(h->arena + off - ANR_HDR);
+    size_t size = anr_chunk_size(c);
+    if ((c->head & (ANR_C_INUSE | ANR_C_SLAB)) != ANR_C_INUSE || size < ANR_MIN_CHUNK ||
+        size % ANR_GRANULE != 0 || size > h->arena_bytes - (off - ANR_HDR) - ANR_HDR)
+        return NULL;
+    if (anr_chunk_next(c)->head & ANR_C_PREV_FREE)
+        return NULL;
+    return c;
+}
+
+/* Usable bytes of the live block p, or 0. Lock held. */
+static size_t usable_locked(const struct anr_heap *h, const char *p)
+{
+    if (!in_arena(h, p))
+        return 0;
+    if (h->page_state[anr_page_of(h, p)] == ANR_PG_SLAB)
+        return anr_slab_usable(h, p);
+    const struct anr_chunk *c = anr_chunk_of_payload(h, p);
+    return c == NULL ? 0 : anr_chunk_size(c) - ANR_HDR;
+}
+
+/* ---- lock and deferred frees -------------------------------------------- */
+
+static void free_locked(struct anr_heap *h, char *p)
+{
+    size_t usable = 0;
+    if (h->page_state[anr_page_of(h, p)] == ANR_PG_SLAB) {
+        usable = anr_slab_free(h, p);
+    } else {
+        struct anr_chunk *c = anr_chunk_of_payload(h, p);
+        if (c != NULL) {
+            usable = anr_chunk_size(c) - ANR_HDR;
+            anr_chunk_release(h, c);
+        }
+    }
+    if (usable == 0) {
+        h->st.invalid_frees++;
+        return;
+    }
+    h->st.in_use_bytes -= usable;
+    h->st.live_blocks--;
+    h->st.frees++;
+}
+
+static void drain_deferred(struct anr_heap *h)
+{
+    /* A plain load first: the common empty case costs no locked instruction. */
+    if (atomic_load_explicit(&h->deferred, memory_order_relaxed) == NULL)
+        return;
+    void *list = atomic_exchange_explicit(&h->deferred, NULL, memory_order_acquire);
+    if (list == NULL)
+        return;
+    while (list != NULL) {
+        void *next;
+        memcpy(&next, list, sizeof next); /* read the link before the free reuses the block */
+        h->st.deferred_frees++;
+        free_locked(h, list);
+        list = next;
+    }
+    anr_reclaim_auto(h);
+}
+
+void anr_lock(struct anr_heap *h)
+{
+    pthread_mutex_lock(&h->lock);
+    drain_deferred(h);
+}
+
+void anr_unlock(struct anr_heap *h)
+{
+    pthread_mutex_unlock(&h->lock);
+    /* A free queued while we held the lock would wait for the next caller;
+     * take it now if nobody else holds the lock (once: never spin). */
+    if (atomic_load_explicit(&h->deferred, memory_order_relaxed) != NULL &&
+        pthread_mutex_trylock(&h->lock) == 0) {
+        drain_deferred(h);
+        pthread_mutex_unlock(&h->lock);
+    }
+}
+
+void anr_heap_free(anr_heap *h, void *ptr)
+{
+    if (ptr == NULL || h == NULL)
+        return;
+    if (!in_arena(h, ptr)) {
+        atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
+        return;
+    }
+    if (pthread_mutex_trylock(&h->lock) == 0) {
+        drain_deferred(h);
+        free_locked(h, ptr);
+        anr_reclaim_auto(h);
+        anr_unlock(h);
+        return;
+    }
+    /* Lock taken: queue the block (lock-free push; the one consumer takes
+     * the whole list at once, so there is no ABA problem). */
+    void *old = atomic_load_explicit(&h->deferred, memory_order_relaxed);
+    do {
+        memcpy(ptr, &old, sizeof old);
+    } while (!atomic_compare_exchange_weak_explicit(&h->deferred, &old, ptr, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* ---- allocation --------------------------------------------------------- */
+
+enum alloc_kind { KIND_MALLOC, KIND_CALLOC, KIND_REALLOC, KIND_MEMALIGN };
+
+static void account_alloc(struct anr_heap *h, size_t usable, enum alloc_kind kind)
+{
+    h->st.in_use_bytes += usable;
+    h->st.live_blocks++;
+    if (h->st.in_use_bytes > h->st.peak_in_use)
+        h->st.peak_in_use = h->st.in_use_bytes;
+    uint64_t resident = anr_resident_pages(h);
+    if (resident > h->st.peak_resident)
+        h->st.peak_resident = resident;
+    switch (kind) {
+    case KIND_MALLOC: h->st.mallocs++; break;
+    case KIND_CALLOC: h->st.callocs++; break;
+    case KIND_REALLOC: h->st.reallocs++; break;
+    case KIND_MEMALIGN: h->st.memaligns++; break;
+    }
+}
+
+/* The slab class serving `size` at alignment `align`, or -1 for a chunk. */
+static int class_for_aligned(const struct anr_heap *h, size_t size, size_t align)
+{
+    if (align <= ANR_GRANULE)
+        return anr_class_for(h, size);
+    if (align > h->page_size || size > h->max_class_size)
+        return -1;
+    /* Slabs start on a page, so a slice is aligned when its class is a
+     * multiple of the alignment. */
+    int c = anr_class_for(h, anr_round_up(size, align));
+    while (c >= 0 && (unsigned)c < h->nclasses && h->classes[c].size % align != 0)
+        c++;
+    return c >= 0 && (unsigned)c < h->nclasses ? c : -1;
+}
+
+/* One try under the lock. NULL with *err -EAGAIN (budget, *shortfall set)
+ * or -ENOMEM (no room). align is a power of two >= 16. */
+static void *alloc_once(struct anr_heap *h, size_t size, size_t align, size_t *usable, int *err,
+                        uint64_t *shortfall)
+{
+    int cls = class_for_aligned(h, size, align);
+    if (cls >= 0) {
+        void *p = anr_slab_alloc(h, (unsigned)cls, err, shortfall);
+        if (p != NULL)
+            *usable = h->classes[cls].size;
+        return p;
+    }
+    size_t n = anr_round_up(size + ANR_HDR, ANR_GRANULE);
+    if (n < ANR_MIN_CHUNK)
+        n = ANR_MIN_CHUNK;
+    struct anr_plan plan;
+    if (!anr_chunk_find(h, n, align, align > ANR_GRANULE ? ANR_PLACE_ALIGNED : ANR_PLACE_LOW,
+                        &plan)) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    uint64_t need = anr_plan_new_pages(h, &plan);
+    if (anr_budget_admit(h, need, plan.x, plan.x + plan.n + ANR_FREE_BOOK, shortfall) != 0) {
+        *err = -EAGAIN;
+        return NULL;
+    }
+    struct anr_chunk *c = anr_chunk_take(h, &plan, 0);
+    *usable = anr_chunk_size(c) - ANR_HDR;
+    return anr_chunk_addr(c) + ANR_HDR;
+}
+
+static void *alloc_locked(struct anr_heap *h, size_t size, size_t align, enum alloc_kind kind,
+                          int *err, uint64_t *shortfall)
+{
+    size_t usable = 0;
+    void *p = alloc_once(h, size, align, &usable, err, shortfall);
+    /* The spare empty slabs are the last free memory: give them up and retry. */
+    if (p == NULL && anr_slab_release_spares(h) > 0)
+        p = alloc_once(h, size, align, &usable, err, shortfall);
+    if (p != NULL)
+        account_alloc(h, usable, kind);
+    return p;
+}
+
+static void count_failure(struct anr_heap *h)
+{
+    anr_lock(h);
+    h->st.failures++;
+    anr_unlock(h);
+}
+
+/* Allocation with the budget rules: give pages back, then (if allowed) ask
+ * the callback at most max_attempts times, without the lock held. */
+static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_kind kind,
+                      bool may_ask)
+{
+    if (size > h->arena_bytes || align > h->arena_bytes / 2u) {
+        count_failure(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (size == 0)
+        size = 1;
+    for (unsigned attempt = 1;; attempt++) {
+        int err = 0;
+        uint64_t shortfall = 0;
+        anr_lock(h);
+        void *p = alloc_locked(h, size, align, kind, &err, &shortfall);
+        if (p != NULL) {
+            anr_unlock(h);
+            return p;
+        }
+        bool ask = err == -EAGAIN && may_ask && h->need_memory != NULL &&
+                   attempt <= h->max_attempts;
+        if (!ask) {
+            h->st.failures++;
+            anr_unlock(h);
+            errno = ENOMEM;
+            return NULL;
+        }
+        h->st.callback_calls++;
+        anr_need_memory_fn fn = h->need_memory;
+        void *user = h->user_data;
+        anr_unlock(h);
+        if (fn(h, (size_t)(shortfall << h->page_shift), attempt, user) != ANR_NEED_RETRY) {
+            count_failure(h);
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+}
+
+void *anr_heap_malloc(anr_heap *h, size_t size)
+{
+    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
+}
+
+void *anr_heap_malloc_if_possible(anr_heap *h, size_t size)
+{
+    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
+}
+
+void *anr_heap_malloc_if_available(anr_heap *h, size_t size)
+{
+    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, false);
+}
+
+void *anr_heap_calloc(anr_heap *h, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        count_failure(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = allocate(h, bytes, ANR_GRANULE, KIND_CALLOC, true);
+    /* Always clear: a given-back page reads as zero only with DONTNEED and
+     * only where the kernel honours it, and reused blocks hold old data. */
+    if (p != NULL)
+        memset(p, 0, bytes);
+    return p;
+}
+
+void *anr_heap_memalign(anr_heap *h, size_t alignment, size_t size)
+{
+    if (alignment == 0 || (alignment & (alignment - 1u)) != 0) {
+        count_failure(h);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (alignment < ANR_GRANULE)
+        alignment = ANR_GRANULE;
+    return allocate(h, size, alignment, KIND_MEMALIGN, true);
+}
+
+void *anr_heap_realloc(anr_heap *h, void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return allocate(h, size, ANR_GRANULE, KIND_REALLOC, true);
+    if (size == 0) {
+        anr_heap_free(h, ptr);
+        return NULL;
+    }
+    if (size > h->arena_bytes) {
+        count_failure(h);
+        errno = ENOMEM;
+        return NULL;
+    }
+    char *p = ptr;
+    anr_lock(h);
+    size_t old = usable_locked(h, p);
+    if (old == 0) {
+        h->st.invalid_frees++;
+        h->st.failures++;
+        anr_unlock(h);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (h->page_state[anr_page_of(h, p)] == ANR_PG_SLAB) {
+        if (anr_class_for(h, size) >= 0 && h->classes[anr_class_for(h, size)].size == old) {
+            h->st.reallocs++;
+            anr_unlock(h);
+            return ptr;
+        }
+    } else if (size > h->max_class_size) {
+        /* Large stays large: shrink or grow in place when the neighbour
+         * allows it (never calling the callback here; moving does). */
+        struct anr_chunk *c = anr_chunk_at(p - ANR_HDR);
+        size_t n = anr_round_up(size + ANR_HDR, ANR_GRANULE);
+        if (n < ANR_MIN_CHUNK)
+            n = ANR_MIN_CHUNK;
+        size_t before = anr_chunk_size(c);
+        bool done = n <= before;
+        if (done) {
+            anr_chunk_shrink(h, c, n);
+        } else {
+            struct anr_plan plan;
+            uint64_t shortfall;
+            if (anr_chunk_plan_grow(h, c, n, &plan) &&
+                anr_budget_admit(h, anr_plan_new_pages(h, &plan), plan.x,
+                                 plan.x + plan.n + ANR_FREE_BOOK, &shortfall) == 0) {
+                anr_chunk_commit_grow(h, c, &plan);
+                done = true;
+            }
+        }
+        if (done) {
+            h->st.in_use_bytes = h->st.in_use_bytes - before + anr_chunk_size(c);
+            if (h->st.in_use_bytes > h->st.peak_in_use)
+                h->st.peak_in_use = h->st.in_use_bytes;
+            if (anr_resident_pages(h) > h->st.peak_resident)
+                h->st.peak_resident = anr_resident_pages(h);
+            h->st.reallocs++;
+            anr_reclaim_auto(h);
+            anr_unlock(h);
+            return ptr;
+        }
+    }
+    anr_unlock(h);
+    void *q = allocate(h, size, ANR_GRANULE, KIND_REALLOC, true);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, ptr, old < size ? old : size);
+    anr_heap_free(h, ptr);
+    return q;
+}
+
+size_t anr_heap_usable_size(anr_heap *h, const void *ptr)
+{
+    if (ptr == NULL || h == NULL)
+        return 0;
+    anr_lock(h);
+    size_t n = usable_locked(h, ptr);
+    anr_unlock(h);
+    return n;
+}
+
+bool anr_heap_owns(anr_heap *h, const void *ptr)
+{
+    if (h == NULL || !in_arena(h, ptr))
+        return false;
+    anr_lock(h);
+    uint8_t st = h->page_state[anr_page_of(h, ptr)];
+    anr_unlock(h);
+    return st == ANR_PG_USED || st == ANR_PG_SLAB;
+}
+
+/* ---- budget and statistics ---------------------------------------------- */
+
+void anr_heap_get_stats(anr_heap *h, struct anr_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    anr_lock(h);
+    uint64_t pg = h->page_size;
+    s->page_size = pg;
+    s->map_bytes = h->arena_bytes;
+    s->metadata_bytes = h->meta_bytes;
+    s->budget_bytes = h->budget_pages * pg;
+    s->hard_limit_bytes = h->hard_limit_pages * pg;
+    s->in_use_bytes = h->st.in_use_bytes;
+    s->live_blocks = h->st.live_blocks;
+    s->resident_bytes = anr_resident_pages(h) * pg;
+    s->reclaimable_bytes = h->count[ANR_PG_DIRTY] * pg;
+    s->peak_in_use_bytes = h->st.peak_in_use;
+    s->peak_resident_bytes = h->st.peak_resident * pg;
+    s->mallocs = h->st.mallocs;
+    s->callocs = h->st.callocs;
+    s->reallocs = h->st.reallocs;
+    s->memaligns = h->st.memaligns;
+    s->frees = h->st.frees;
+    s->failures = h->st.failures;
+    s->callback_calls = h->st.callback_calls;
+    s->deferred_frees = h->st.deferred_frees;
+    s->invalid_frees = h->st.invalid_frees +
+                       atomic_load_explicit(&h->invalid_outside, memory_order_relaxed);
+    s->madvise_calls = h->st.madvise_calls;
+    s->pages_returned = h->st.pages_returned;
+    anr_unlock(h);
+}
+
+uint64_t anr_heap_trim(anr_heap *h)
+{
+    anr_lock(h);
+    anr_slab_release_spares(h);
+    uint64_t pages = anr_reclaim(h, UINT64_MAX, UINT64_MAX, NULL, NULL);
+    anr_unlock(h);
+    return pages * h->page_size;
+}
+
+int anr_heap_expand(anr_heap *h, size_t bytes)
+{
+    uint64_t pages = pages_up(bytes, h->page_size);
+    int rc = 0;
+    anr_lock(h);
+    if (pages > h->hard_limit_pages - h->budget_pages)
+        rc = -ENOSPC;
+    else
+        h->budget_pages += pages;
+    anr_unlock(h);
+    return rc;
+}
+
+uint64_t anr_heap_shrink(anr_heap *h, size_t bytes)
+{
+    uint64_t pages = bytes / h->page_size;
+    anr_lock(h);
+    uint64_t old = h->budget_pages;
+    uint64_t target = pages < old ? old - pages : 0;
+    if (anr_resident_pages(h) > target) {
+        anr_slab_release_spares(h);
+        anr_reclaim(h, anr_resident_pages(h) - target, UINT64_MAX, NULL, NULL);
+    }
+    uint64_t resident = anr_resident_pages(h);
+    h->budget_pages = target > resident ? target : resident;
+    if (h->budget_pages > old)
+        h->budget_pages = old; /* shrinking never raises the budget */
+    uint64_t shrunk = old - h->budget_pages;
+    anr_unlock(h);
+    return shrunk * h->page_size;
+}

@@ -1,0 +1,311 @@
+/* heap_internal.h: the anr core's data structures, shared by its files.
+ *
+ * docs/anr.md explains them with pictures; in short:
+ *
+ *   reservation = [ struct anr_heap | page states | slab descriptors |
+ *                   slab bitmaps ] (rounded to pages) [ arena ... sentinel ]
+ *
+ * The arena is one boundary-tagged chunk space (TLSF bins over free chunks,
+ * immediate coalescing). A slab is a chunk of 1..8 pages whose payload starts
+ * on a page boundary; its slices are tracked by a bitmap in the slab
+ * descriptor array, outside the slab. Every arena page has a state byte
+ * (clean free, dirty free, used, slab) from which the budget counts follow.
+ */
+#ifndef ANR_HEAP_INTERNAL_H
+#define ANR_HEAP_INTERNAL_H
+
+#include "anr/anr_malloc.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ANR_GRANULE 16u        /* every block is aligned to and sized in this */
+#define ANR_HDR 16u            /* bytes of chunk header before each chunk payload */
+#define ANR_NONE UINT32_MAX    /* "no page" in slab lists */
+#define ANR_MAX_CLASSES 64u
+#define ANR_SLAB_MAX_SIZE 32768u
+#define ANR_SLAB_MAX_PAGES 8u
+#define ANR_MAX_ATTEMPTS_LIMIT 1000u
+#define ANR_MIN_ARENA_PAGES 8u
+
+/* TLSF: first level by highest bit, 16 second-level bins per power of two;
+ * sizes below 256 have exact bins of 16 bytes. */
+#define ANR_SL_LOG2 4u
+#define ANR_SL_COUNT (1u << ANR_SL_LOG2)
+#define ANR_FL_SHIFT 8u
+#define ANR_FL_COUNT (sizeof(size_t) * 8u - ANR_FL_SHIFT + 1u)
+/* Chunks examined in the exact bin when the good-fit lookup finds nothing. */
+#define ANR_FALLBACK_SCAN 16u
+
+/* Chunk header flags, in the low bits of anr_chunk.head. */
+#define ANR_C_INUSE 1u        /* allocated (or the sentinel) */
+#define ANR_C_PREV_FREE 2u    /* the chunk before is free; prev_size is valid */
+#define ANR_C_DIRTY_LISTED 4u /* free chunk on the give-back list */
+#define ANR_C_SLAB 8u         /* allocated chunk holding a slab */
+#define ANR_C_FLAGS 15u
+
+struct anr_chunk {
+    size_t prev_size; /* size of the chunk before; valid only with ANR_C_PREV_FREE */
+    size_t head;      /* chunk bytes (header included, multiple of 16) | flags */
+};
+
+/* Stored right after the header of a free chunk. */
+struct anr_free_links {
+    struct anr_chunk *next, *prev;             /* TLSF bin list */
+    struct anr_chunk *dirty_next, *dirty_prev; /* give-back order, oldest first */
+};
+
+/* Bytes of a free chunk the allocator writes (header + links): pages after
+ * these and before the next chunk's header hold nothing and can be given
+ * back. Also the smallest chunk. */
+#define ANR_FREE_BOOK \
+    ((ANR_HDR + sizeof(struct anr_free_links) + ANR_GRANULE - 1u) & ~(size_t)(ANR_GRANULE - 1u))
+#define ANR_MIN_CHUNK ANR_FREE_BOOK
+
+/* Page states. CLEAN and DIRTY pages lie wholly inside the free interior of
+ * a free chunk; DIRTY ones may be resident, CLEAN ones are not (never
+ * touched, or given back). USED pages hold (part of) an allocated chunk or
+ * the bookkeeping of a free one; SLAB pages are slab payload pages. */
+enum anr_page_state {
+    ANR_PG_CLEAN = 0, /* the zero the fresh mapping is filled with */
+    ANR_PG_DIRTY = 1,
+    ANR_PG_USED = 2,
+    ANR_PG_SLAB = 3,
+};
+
+/* One per arena page; meaningful for slab pages. `head` (the slab's first
+ * payload page) is set on every page of a slab, the rest on the head only. */
+struct anr_slab {
+    uint32_t next, prev; /* partial list of the class (page indices) */
+    uint32_t head;
+    uint16_t used;      /* slices allocated */
+    uint16_t hint;      /* first bitmap word that may have a free slice */
+    uint8_t cls;
+    uint8_t pages;
+    uint8_t on_partial;
+    uint8_t reserved;
+};
+
+struct anr_class {
+    uint32_t size;     /* slice bytes */
+    uint16_t capacity; /* slices per slab */
+    uint8_t pages;     /* pages per slab */
+    uint8_t reserved;
+    uint32_t partial;  /* head of the partial slab list, or ANR_NONE */
+    uint32_t spare;    /* one empty slab kept back, or ANR_NONE */
+};
+
+struct anr_counters {
+    uint64_t in_use_bytes, live_blocks, peak_in_use, peak_resident;
+    uint64_t mallocs, callocs, reallocs, memaligns, frees, failures;
+    uint64_t callback_calls, deferred_frees, invalid_frees, madvise_calls, pages_returned;
+    uint64_t madvise_failures;
+};
+
+struct anr_heap {
+    pthread_mutex_t lock;
+    /* Blocks freed while the lock was taken: a lock-free stack linked
+     * through each block's first word, drained by the next lock holder. */
+    _Atomic(void *) deferred;
+    _Atomic(uint64_t) invalid_outside; /* frees of pointers outside the arena */
+    struct anr_heap *registry_next; /* fork registry (fork.c) */
+
+    char *map_base;
+    size_t map_bytes;      /* the whole reservation */
+    size_t meta_bytes;     /* the part before the arena */
+    char *arena;
+    size_t arena_bytes;
+    size_t npages;
+    size_t page_size;
+    unsigned page_shift;
+
+    uint8_t *page_state;   /* npages */
+    struct anr_slab *slabs; /* npages */
+    uint64_t *slab_bits;   /* npages * bits_words; bit set = slice allocated */
+    size_t bits_words;
+
+    /* TLSF bins */
+    uint64_t fl_bitmap;
+    uint32_t sl_bitmap[ANR_FL_COUNT];
+    struct anr_chunk *bins[ANR_FL_COUNT][ANR_SL_COUNT];
+
+    struct anr_chunk *dirty_head, *dirty_tail;
+    struct anr_chunk *sentinel;
+
+    /* slab classes */
+    unsigned nclasses;
+    uint32_t max_class_size;
+    struct anr_class classes[ANR_MAX_CLASSES];
+    uint8_t class_of[ANR_SLAB_MAX_SIZE / ANR_GRANULE + 1]; /* by (size + 15) / 16 */
+
+    /* budget, in pages */
+    uint64_t budget_pages;
+    uint64_t hard_limit_pages;
+    uint64_t count[4]; /* pages in each anr_page_state */
+
+    /* configuration */
+    uint64_t ceiling_pages, floor_pages, batch_pages;
+    unsigned max_attempts;
+    bool madv_free;
+    anr_need_memory_fn need_memory;
+    void *user_data;
+
+    struct anr_counters st;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static inline size_t anr_chunk_size(const struct anr_chunk *c)
+{
+    return c->head & ~(size_t)ANR_C_FLAGS;
+}
+
+static inline struct anr_chunk *anr_chunk_at(char *addr)
+{
+    return (struct anr_chunk *)(void *)addr;
+}
+
+static inline char *anr_chunk_addr(struct anr_chunk *c)
+{
+    return (char *)c;
+}
+
+static inline struct anr_chunk *anr_chunk_next(struct anr_chunk *c)
+{
+    return anr_chunk_at(anr_chunk_addr(c) + anr_chunk_size(c));
+}
+
+static inline struct anr_free_links *anr_links(struct anr_chunk *c)
+{
+    return (struct anr_free_links *)(void *)(anr_chunk_addr(c) + ANR_HDR);
+}
+
+static inline size_t anr_page_of(const struct anr_heap *h, const char *p)
+{
+    return (size_t)(p - h->arena) >> h->page_shift;
+}
+
+static inline char *anr_page_addr(const struct anr_heap *h, size_t page)
+{
+    return h->arena + (page << h->page_shift);
+}
+
+static inline uint64_t anr_resident_pages(const struct anr_heap *h)
+{
+    return h->count[ANR_PG_DIRTY] + h->count[ANR_PG_USED] + h->count[ANR_PG_SLAB];
+}
+
+static inline size_t anr_round_up(size_t v, size_t align)
+{
+    return (v + align - 1u) & ~(align - 1u);
+}
+
+static inline uint64_t *anr_slab_bitmap(const struct anr_heap *h, size_t head)
+{
+    return h->slab_bits + head * h->bits_words;
+}
+
+/* ---- pagemap.c: page states and their counts ---------------------------- */
+
+/* Sets pages [first, end) to `state`, keeping the counts. */
+void anr_pm_set(struct anr_heap *h, size_t first, size_t end, enum anr_page_state state);
+/* Pages overlapping [a, b): CLEAN and DIRTY become USED. */
+void anr_pm_mark_used(struct anr_heap *h, const char *a, const char *b);
+/* CLEAN pages overlapping [a, b): the pages a write there would add. */
+uint64_t anr_pm_count_clean(const struct anr_heap *h, const char *a, const char *b);
+/* First and end page of the free interior of a free chunk [s, e). */
+void anr_pm_interior(const struct anr_heap *h, const char *s, const char *e, size_t *first,
+                     size_t *end);
+/* Pages of the interior of free chunk [s, e) that also lie in [a, b): USED
+ * and SLAB become DIRTY. Returns how many changed. */
+uint64_t anr_pm_free_interior(struct anr_heap *h, const char *s, const char *e, const char *a,
+                              const char *b);
+
+/* ---- chunk.c: boundary tags, TLSF bins, the give-back list -------------- */
+
+/* Where a block goes inside free chunk f: [x, x + n); split_tail says whether
+ * the rest after it becomes a free chunk (else it is absorbed into n). */
+struct anr_plan {
+    struct anr_chunk *f;
+    char *x;
+    size_t n;
+    bool split_tail;
+};
+
+enum anr_place { ANR_PLACE_LOW, ANR_PLACE_ALIGNED, ANR_PLACE_SLAB };
+
+void anr_chunk_init_arena(struct anr_heap *h);
+/* Finds a free chunk for a block of n chunk bytes (header included) placed
+ * as `how` (align: payload alignment for ALIGNED). O(1) with at most
+ * ANR_FALLBACK_SCAN extra chunks examined. Returns false when none fits. */
+bool anr_chunk_find(struct anr_heap *h, size_t n, size_t align, enum anr_place how,
+                    struct anr_plan *plan);
+/* The pages a plan would make resident (CLEAN pages it writes). */
+uint64_t anr_plan_new_pages(const struct anr_heap *h, const struct anr_plan *plan);
+/* Carves the planned block out (flags: ANR_C_SLAB or 0). */
+struct anr_chunk *anr_chunk_take(struct anr_heap *h, const struct anr_plan *plan,
+                                 size_t flags);
+/* Frees an allocated chunk, coalescing at once with free neighbours. */
+void anr_chunk_release(struct anr_heap *h, struct anr_chunk *c);
+/* Splits the allocated chunk c to n bytes when at least ANR_MIN_CHUNK is
+ * left over, freeing the tail. Returns true when it shrank. */
+bool anr_chunk_shrink(struct anr_heap *h, struct anr_chunk *c, size_t n);
+/* Plans growing allocated chunk c in place to n bytes out of the free chunk
+ * after it. Returns false when that chunk is absent or too small. */
+bool anr_chunk_plan_grow(struct anr_heap *h, struct anr_chunk *c, size_t n,
+                         struct anr_plan *plan);
+void anr_chunk_commit_grow(struct anr_heap *h, struct anr_chunk *c, const struct anr_plan *plan);
+/* TLSF bin index of a size (used by verify). */
+void anr_chunk_bin_of(size_t size, unsigned *fl, unsigned *sl);
+void anr_dirty_unlink(struct anr_heap *h, struct anr_chunk *c);
+
+/* ---- reclaim.c: budget and giving pages back ---------------------------- */
+
+/* Gives back up to min(want, max) DIRTY pages, oldest free chunk first,
+ * skipping pages overlapping [excl_lo, excl_hi). Returns pages given back. */
+uint64_t anr_reclaim(struct anr_heap *h, uint64_t want, uint64_t max, const char *excl_lo,
+                     const char *excl_hi);
+/* The high/low watermark rule, after frees. */
+void anr_reclaim_auto(struct anr_heap *h);
+/* Whether `need` more resident pages fit the budget, giving pages back
+ * outside [excl_lo, excl_hi) if that helps. 0, or -EAGAIN with the missing
+ * pages in *shortfall. */
+int anr_budget_admit(struct anr_heap *h, uint64_t need, const char *excl_lo, const char *excl_hi,
+                     uint64_t *shortfall);
+
+/* ---- slab.c: small sizes ------------------------------------------------ */
+
+/* Builds the class table (sizes NULL: the default set). 0 or -EINVAL. */
+int anr_classes_init(struct anr_heap *h, const uint32_t *sizes, size_t n);
+/* Class for a request of `size` bytes, or -1 when it is above the classes. */
+int anr_class_for(const struct anr_heap *h, size_t size);
+/* A slice of class cls. NULL with *err = -EAGAIN (+ *shortfall pages) when
+ * a new slab would pass the budget, -ENOMEM when the arena is full. */
+void *anr_slab_alloc(struct anr_heap *h, unsigned cls, int *err, uint64_t *shortfall);
+/* Frees a slice. Returns its class size, or 0 when p is not an allocated
+ * slice (then nothing changed). */
+size_t anr_slab_free(struct anr_heap *h, char *p);
+/* Class size of the live slice p, or 0 when p is not one. */
+size_t anr_slab_usable(const struct anr_heap *h, const char *p);
+/* Returns the spare empty slabs to the chunk space. Returns slabs released. */
+unsigned anr_slab_release_spares(struct anr_heap *h);
+
+/* ---- heap.c ------------------------------------------------------------- */
+
+/* Takes the heap's lock and frees the blocks queued while it was taken. */
+void anr_lock(struct anr_heap *h);
+/* Releases it (and drains once more if frees were queued meanwhile). */
+void anr_unlock(struct anr_heap *h);
+
+/* Size and flags of the live chunk whose payload is p, or NULL. */
+struct anr_chunk *anr_chunk_of_payload(const struct anr_heap *h, const char *p);
+
+/* ---- fork.c ------------------------------------------------------------- */
+
+void anr_fork_register(struct anr_heap *h);
+void anr_fork_unregister(struct anr_heap *h);
+
+#endif

@@ -12,3 +12,9 @@ foreach(page IN ITEMS mbserver.8 mbctl.1 trackfs.8 mbfrag.8 mbwatch.8 mbconf.8 g
             DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   endif()
 endforeach()
+
+# systemd units and the example config.
+install(FILES ${PROJECT_SOURCE_DIR}/systemd/mbserver.service ${PROJECT_SOURCE_DIR}/systemd/mbserver.socket
+        DESTINATION lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/conf/mbserver.conf
+        DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/membroker)

@@ -22,7 +22,7 @@ function(mb_target_defaults target)
   target_include_directories(${target} PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE MB_VERSION="${PROJECT_VERSION}")
-  if(MB_FUZZ)
+  if(MB_FUZZ AND NOT ARG_NO_SANITIZE)
     # Everything in a fuzz build is instrumented for coverage and memory errors.
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)

@@ -21,6 +21,20 @@ static void msg_init(struct mb_msg *m, uint8_t type)
     m->type = type;
 }
 
+/* Sends m and waits for its reply (the caller holds the client's lock).
+ * Returns 0 when the reply is of type `want`, the server's refusal for an
+ * ERROR, -EPROTO for any other reply, or the transport's error. */
+static int call(struct client_state *s, struct mb_msg *m, struct mb_msg *r, uint8_t *page,
+                uint32_t timeout_ms, bool pending, uint8_t want)
+{
+    int rc = mb_cl_transact(s, m, r, page, mb_cl_client_deadline_after(timeout_ms), pending);
+    if (rc < 0)
+        return rc;
+    if (r->type == MB_MSG_ERROR)
+        return mb_cl_error_from_reply(r);
+    return r->type == want ? 0 : -EPROTO;
+}
+
 int mb_client_request_timeout(struct mb_client *c, uint64_t pages, uint64_t *granted,
                               uint32_t timeout_ms)
 {
@@ -34,14 +48,10 @@ int mb_client_request_timeout(struct mb_client *c, uint64_t pages, uint64_t *gra
     struct mb_msg m, r;
     msg_init(&m, MB_MSG_REQUEST);
     m.u.amount.pages = pages;
-    int rc = mb_cl_transact(s, &m, &r, NULL, mb_cl_client_deadline_after(timeout_ms), true);
+    int rc = call(s, &m, &r, NULL, timeout_ms, true, MB_MSG_GRANT);
     mb_cl_client_unlock(s);
     if (rc < 0)
         return rc;
-    if (r.type == MB_MSG_ERROR)
-        return mb_cl_error_from_reply(&r);
-    if (r.type != MB_MSG_GRANT)
-        return -EPROTO;
     if (granted != NULL)
         *granted = r.u.grant.pages;
     return 0;
@@ -67,15 +77,11 @@ int mb_client_reserve_timeout(struct mb_client *c, uint64_t pages, uint32_t dead
     msg_init(&m, MB_MSG_RESERVE);
     m.u.reserve.pages = pages;
     m.u.reserve.deadline_ms = deadline_ms;
-    int rc = mb_cl_transact(s, &m, &r, NULL, mb_cl_client_deadline_after(timeout_ms), true);
+    int rc = call(s, &m, &r, NULL, timeout_ms, true, MB_MSG_GRANT);
     mb_cl_client_unlock(s);
     if (rc < 0)
         return rc;
-    if (r.type == MB_MSG_ERROR)
-        return mb_cl_error_from_reply(&r);
-    if (r.type != MB_MSG_GRANT || r.u.grant.pages != pages)
-        return -EPROTO;
-    return 0;
+    return r.u.grant.pages == pages ? 0 : -EPROTO; /* all or nothing */
 }
 
 int mb_client_reserve(struct mb_client *c, uint64_t pages, uint32_t deadline_ms)
@@ -95,13 +101,9 @@ int mb_client_cancel_timeout(struct mb_client *c, uint32_t timeout_ms)
     struct mb_msg m, r;
     msg_init(&m, MB_MSG_CANCEL);
     m.u.cancel.target_cookie = s->pending_cookie;
-    int rc = mb_cl_transact(s, &m, &r, NULL, mb_cl_client_deadline_after(timeout_ms), false);
+    int rc = call(s, &m, &r, NULL, timeout_ms, false, MB_MSG_OK);
     mb_cl_client_unlock(s);
-    if (rc < 0)
-        return rc;
-    if (r.type == MB_MSG_ERROR)
-        return mb_cl_error_from_reply(&r);
-    return r.type == MB_MSG_OK ? 0 : -EPROTO;
+    return rc;
 }
 
 int mb_client_cancel(struct mb_client *c)
@@ -155,8 +157,8 @@ int mb_client_get_info_timeout(struct mb_client *c, struct mb_client_info *out,
         return -EINVAL;
     struct mb_msg m, r;
     msg_init(&m, MB_MSG_QUERY);
-    int rc = mb_cl_transact(s, &m, &r, NULL, mb_cl_client_deadline_after(timeout_ms), false);
-    if (rc == 0 && r.type == MB_MSG_QUERY_REPLY) {
+    int rc = call(s, &m, &r, NULL, timeout_ms, false, MB_MSG_QUERY_REPLY);
+    if (rc == 0) {
         out->client_id = s->client_id;
         out->page_size = s->page_size;
         out->balance = r.u.query_reply.balance;
@@ -166,11 +168,7 @@ int mb_client_get_info_timeout(struct mb_client *c, struct mb_client_info *out,
         s->lent = r.u.query_reply.lent;
     }
     mb_cl_client_unlock(s);
-    if (rc < 0)
-        return rc;
-    if (r.type == MB_MSG_ERROR)
-        return mb_cl_error_from_reply(&r);
-    return r.type == MB_MSG_QUERY_REPLY ? 0 : -EPROTO;
+    return rc;
 }
 
 int mb_client_get_info(struct mb_client *c, struct mb_client_info *out)
@@ -278,14 +276,10 @@ int mb_client_status_page_timeout(struct mb_client *c, uint8_t section, uint32_t
     m.u.status.section = section;
     m.u.status.offset = cursor;
     uint8_t page[MB_PROTO_MAX_MESSAGE];
-    int rc = mb_cl_transact(s, &m, &r, page, mb_cl_client_deadline_after(timeout_ms), false);
+    int rc = call(s, &m, &r, page, timeout_ms, false, MB_MSG_STATUS_REPLY);
     mb_cl_client_unlock(s);
     if (rc < 0)
         return rc;
-    if (r.type == MB_MSG_ERROR)
-        return mb_cl_error_from_reply(&r);
-    if (r.type != MB_MSG_STATUS_REPLY)
-        return -EPROTO;
     return unpack_status(page, &r, section, out);
 }
 

@@ -178,6 +178,9 @@ int main(int argc, char **argv)
         printf("%s: ok: total %llu pages of %u bytes, socket %s, at most %u clients\n", cli.config,
                (unsigned long long)opts.broker.total_pages, (unsigned)opts.broker.page_size,
                opts.socket_path, (unsigned)opts.broker.max_clients);
+        static char classes[16384];
+        (void)mbserver_format_classes(&opts.broker, classes, sizeof classes);
+        fputs(classes, stdout);
         return 0;
     }
 

@@ -127,6 +127,7 @@ static const char *check_key(const struct mb_config_schema *schema, const struct
         break;
     case MB_CONFIG_BOOL:
     case MB_CONFIG_STRING:
+    case MB_CONFIG_STRING_LIST:
         break;
     case MB_CONFIG_U64_LIST:
         allowed_flags = MB_CONFIG_RANGE;
@@ -150,6 +151,13 @@ static const char *check_key(const struct mb_config_schema *schema, const struct
         size_t item = key->type == MB_CONFIG_U64_LIST ? sizeof(uint64_t) : sizeof(struct mb_size);
         if (key->size < item || key->size % item != 0)
             return "list destination is not an array of its item type";
+        if (key->count_size != sizeof(size_t) ||
+            !fits(key->count_offset, key->count_size, schema->struct_size))
+            return "list count must be a size_t inside the struct";
+    }
+    if (key->type == MB_CONFIG_STRING_LIST) {
+        if (key->item_size == 0 || key->size < key->item_size || key->size % key->item_size != 0)
+            return "string list destination is not an array of char arrays";
         if (key->count_size != sizeof(size_t) ||
             !fits(key->count_offset, key->count_size, schema->struct_size))
             return "list count must be a size_t inside the struct";
@@ -211,10 +219,33 @@ static bool in_range(const struct mb_config_key *key, uint64_t v)
     return !(key->flags & MB_CONFIG_RANGE) || (v >= key->min && v <= key->max);
 }
 
+/* Appends one value to a string list. `first` (the key's first line in
+ * this source) starts the list afresh. */
+static int append_string(const struct mb_config_key *key, void *target, const char *value,
+                         size_t len, bool first, struct mb_strbuf *why)
+{
+    size_t count = 0, capacity = key->size / key->item_size;
+    if (!first)
+        memcpy(&count, member_at(target, key->count_offset), sizeof(count));
+    if (count >= capacity) {
+        mb_strbuf_append(why, "more than ");
+        mb_strbuf_append_u64(why, capacity);
+        mb_strbuf_append(why, capacity == 1 ? " line with this key" : " lines with this key");
+        return -EINVAL;
+    }
+    char *item = (char *)member_at(target, key->offset) + count * key->item_size;
+    int rc = mb_value_copy_string(value, len, item, key->item_size, why);
+    if (rc < 0)
+        return rc;
+    count++;
+    memcpy(member_at(target, key->count_offset), &count, sizeof(count));
+    return 0;
+}
+
 /* Parses a value into the key's member of target. On error returns a
  * negative errno with the reason in why. */
 static int assign(const struct mb_config_key *key, void *target, const char *value, size_t len,
-                  struct mb_strbuf *why)
+                  bool first, struct mb_strbuf *why)
 {
     void *dest = member_at(target, key->offset);
     int rc = 0;
@@ -274,6 +305,9 @@ static int assign(const struct mb_config_key *key, void *target, const char *val
     case MB_CONFIG_STRING:
         rc = mb_value_copy_string(value, len, dest, key->size, why);
         break;
+    case MB_CONFIG_STRING_LIST:
+        rc = append_string(key, target, value, len, first, why);
+        break;
     default:
         mb_strbuf_append(why, "unknown type");
         rc = -EINVAL;
@@ -314,9 +348,10 @@ static int bad_byte_error(struct parse_run *run, const char *key, size_t key_len
 }
 
 /* Splits and assigns the text that follows a key (or an environment
- * variable's '='). name is what errors call the key. */
+ * variable's '='). name is what errors call the key; first tells whether
+ * this is the key's first line in this source. */
 static int set_key(struct parse_run *run, size_t index, const char *name, size_t name_len,
-                   const char *text, size_t text_len)
+                   const char *text, size_t text_len, bool first)
 {
     const struct mb_config_key *key = &run->schema->keys[index];
     char reason[MB_CONFIG_MESSAGE_MAX];
@@ -331,11 +366,12 @@ static int set_key(struct parse_run *run, size_t index, const char *name, size_t
         mb_strbuf_append(&why, "missing value");
         show_value = false;
         rc = -EINVAL;
-    } else if (rc == 0 && quoted && key->type != MB_CONFIG_STRING) {
+    } else if (rc == 0 && quoted && key->type != MB_CONFIG_STRING &&
+               key->type != MB_CONFIG_STRING_LIST) {
         mb_strbuf_append(&why, "quotes are only for string values");
         rc = -EINVAL;
     } else if (rc == 0) {
-        rc = assign(key, run->target, value, value_len, &why);
+        rc = assign(key, run->target, value, value_len, first, &why);
     }
     if (rc == 0) {
         bool yes = true;
@@ -405,7 +441,8 @@ static int handle_line(struct parse_run *run, const char *line, size_t len)
         mb_strbuf_append(&msg, "unknown key");
         return -EINVAL;
     }
-    if (run->first_seen[index] != 0) {
+    bool first = run->first_seen[index] == 0;
+    if (!first && run->schema->keys[index].type != MB_CONFIG_STRING_LIST) {
         struct mb_strbuf msg;
         error_start(run->err, &msg, -EINVAL, run->source, run->line, name, name_len);
         mb_strbuf_append(&msg, "set again (first set on line ");
@@ -413,8 +450,9 @@ static int handle_line(struct parse_run *run, const char *line, size_t len)
         mb_strbuf_append(&msg, ")");
         return -EINVAL;
     }
-    run->first_seen[index] = run->line;
-    return set_key(run, (size_t)index, name, name_len, line + i, len - i);
+    if (first)
+        run->first_seen[index] = run->line;
+    return set_key(run, (size_t)index, name, name_len, line + i, len - i, first);
 }
 
 static int parse_lines(struct parse_run *run, const char *buf, size_t len)
@@ -570,7 +608,7 @@ static int env_into(struct parse_run *run, char *const *envp)
             return -EINVAL;
         }
         run->first_seen[index] = 1;
-        int rc = set_key(run, (size_t)index, entry, name_len, value, value_len);
+        int rc = set_key(run, (size_t)index, entry, name_len, value, value_len, true);
         if (rc < 0)
             return rc;
     }

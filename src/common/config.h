@@ -71,6 +71,8 @@ enum mb_config_type {
     MB_CONFIG_U64_LIST,  /* uint64_t[N] plus a size_t count */
     MB_CONFIG_SIZE_LIST, /* struct mb_size[N] plus a size_t count */
     MB_CONFIG_STRING,    /* char[N], NUL-terminated, at most N-1 bytes */
+    MB_CONFIG_STRING_LIST, /* char[N][M] plus a size_t count: the key may repeat, each
+                              line adds one string (see below) */
 };
 
 /* Key flags. */
@@ -90,6 +92,7 @@ struct mb_config_key {
     size_t count_size;        /* lists: sizeof that count */
     uint64_t min, max;        /* with MB_CONFIG_RANGE */
     enum mb_duration_unit default_unit; /* durations written without a suffix */
+    size_t item_size;         /* string lists: sizeof one string (M of char[N][M]) */
 };
 
 #define MB_CONFIG_MEMBER_SIZE(T, m) sizeof(((T *)0)->m)
@@ -120,6 +123,16 @@ struct mb_config_key {
      MB_CONFIG_COUNT_(T, count)}
 #define MB_CONFIG_KEY_STRING(name_, T, m) \
     {.name = (name_), .type = MB_CONFIG_STRING, MB_CONFIG_DEST_(T, m)}
+/* A repeatable key: `array` is char[N][M], `count` a size_t. Each line
+ * with the key appends its value (trimmed, or quoted like a string) as the
+ * next item, so "CLASS a" and "CLASS b" give {"a", "b"}, count 2. Within
+ * one source the first occurrence replaces what dest held (defaults, or
+ * the file's list when the environment sets the key: an environment
+ * variable replaces the list with its one value). More than N lines, or a
+ * value of M bytes or more, is an error naming the line. */
+#define MB_CONFIG_KEY_STRING_LIST(name_, T, array, count)                                \
+    {.name = (name_), .type = MB_CONFIG_STRING_LIST, MB_CONFIG_DEST_(T, array),            \
+     MB_CONFIG_COUNT_(T, count), .item_size = sizeof(*((T *)0)->array)}
 
 /* A program's whole table. */
 struct mb_config_schema {
@@ -165,7 +178,8 @@ int mb_config_find_key(const struct mb_config_schema *schema, const char *name, 
  *   it. On success dest holds the new values and present[i] is set for each
  *   key the input set (flags set before stay set). On error dest is
  *   unchanged and scratch holds garbage.
- * - A key set twice in one input is an error naming both lines.
+ * - A key set twice in one input is an error naming both lines, except a
+ *   MB_CONFIG_STRING_LIST key, which may repeat (up to its array's length).
  * - Returns 0, or a negative errno with err filled (err may be NULL):
  *   -EINVAL for an invalid table or arguments and for any malformed input
  *   (unknown key, bad value, duplicate, long line, NUL byte, too many list

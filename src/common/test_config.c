@@ -514,6 +514,108 @@ static bool write_file(const char *path, const char *data, size_t len)
     return ok;
 }
 
+/* A repeatable key beside an ordinary one, in a table of its own. */
+enum { R_CLASS, R_LEVEL, R_COUNT };
+
+struct repeat_cfg {
+    char classes[3][8];
+    size_t class_count;
+    uint64_t level;
+    bool present[R_COUNT];
+};
+
+static const struct mb_config_key repeat_keys[] = {
+    [R_CLASS] = MB_CONFIG_KEY_STRING_LIST("CLASS", struct repeat_cfg, classes, class_count),
+    [R_LEVEL] = MB_CONFIG_KEY_U64("LEVEL", struct repeat_cfg, level),
+};
+
+static const struct mb_config_schema repeat_schema =
+    MB_CONFIG_SCHEMA(repeat_keys, struct repeat_cfg, present, "RP_");
+
+static struct repeat_cfg repeat_defaults(void)
+{
+    struct repeat_cfg cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    put_str(cfg.classes[0], "dflt");
+    cfg.class_count = 1;
+    cfg.level = 7;
+    return cfg;
+}
+
+static int parse_repeat(const char *input, struct repeat_cfg *cfg)
+{
+    struct repeat_cfg scratch;
+    return mb_config_parse_buffer(&repeat_schema, "rep.cfg", input, strlen(input), cfg, &scratch,
+                                  &err);
+}
+
+static void expect_repeat_error(const char *input, const char *message, int line)
+{
+    struct repeat_cfg cfg = repeat_defaults(), before = repeat_defaults();
+    MBT_EQ_INT(-EINVAL, parse_repeat(input, &cfg));
+    MBT_EQ_INT(-EINVAL, err.code);
+    MBT_EQ_STR(message, error_text());
+    MBT_EQ_U64((uint64_t)line, err.line);
+    MBT_EQ_MEM(&before, &cfg, sizeof(cfg));
+}
+
+static void test_string_list(void)
+{
+    MBT_EQ_INT(0, mb_config_schema_check(&repeat_schema, &err));
+    struct repeat_cfg cfg = repeat_defaults();
+    /* Each line appends its trimmed value; other keys may come between. */
+    MBT_EQ_INT(0, parse_repeat("CLASS  a b \t# comment\nLEVEL 3\n\nCLASS \" q \"\nCLASS 1234567\n",
+                               &cfg));
+    MBT_EQ_U64(3, cfg.class_count);
+    MBT_EQ_STR("a b", cfg.classes[0]);
+    MBT_EQ_STR(" q ", cfg.classes[1]);
+    MBT_EQ_STR("1234567", cfg.classes[2]);
+    MBT_EQ_U64(3, cfg.level);
+    MBT_TRUE(cfg.present[R_CLASS]);
+
+    /* The file's first line replaces the defaults; no line keeps them. */
+    cfg = repeat_defaults();
+    MBT_EQ_INT(0, parse_repeat("CLASS x\n", &cfg));
+    MBT_EQ_U64(1, cfg.class_count);
+    MBT_EQ_STR("x", cfg.classes[0]);
+    cfg = repeat_defaults();
+    MBT_EQ_INT(0, parse_repeat("LEVEL 1\n", &cfg));
+    MBT_EQ_U64(1, cfg.class_count);
+    MBT_EQ_STR("dflt", cfg.classes[0]);
+    MBT_FALSE(cfg.present[R_CLASS]);
+
+    /* Errors name the line and leave dest as it was. */
+    expect_repeat_error("CLASS a\nCLASS b\nCLASS c\nCLASS d\n",
+                        "rep.cfg:4: CLASS: \"d\": more than 3 lines with this key", 4);
+    expect_repeat_error("CLASS a\nCLASS 12345678\n",
+                        "rep.cfg:2: CLASS: \"12345678\": longer than 7 bytes", 2);
+    expect_repeat_error("CLASS a\nCLASS\n", "rep.cfg:2: CLASS: missing value", 2);
+    /* Other keys still refuse a second line. */
+    expect_repeat_error("CLASS a\nLEVEL 1\nCLASS b\nLEVEL 2\n",
+                        "rep.cfg:4: LEVEL: set again (first set on line 2)", 4);
+
+    /* The environment replaces the file's list with its one value. */
+    char *env[] = {ENV("RP_CLASS= env "), NULL};
+    char *env_twice[] = {ENV("RP_CLASS=a"), ENV("RP_CLASS=b"), NULL};
+    static const char file_text[] = "CLASS f1\nCLASS f2\n";
+    const char *path = tmp_path("repeat.cfg");
+    MBT_REQUIRE(write_file(path, file_text, sizeof(file_text) - 1));
+    struct repeat_cfg scratch;
+    cfg = repeat_defaults();
+    MBT_EQ_INT(0, mb_config_load(&repeat_schema, path, NULL, &cfg, &scratch, &err));
+    MBT_EQ_U64(2, cfg.class_count);
+    MBT_EQ_STR("f2", cfg.classes[1]);
+    cfg = repeat_defaults();
+    MBT_EQ_INT(0, mb_config_load(&repeat_schema, path, env, &cfg, &scratch, &err));
+    MBT_EQ_U64(1, cfg.class_count);
+    MBT_EQ_STR("env", cfg.classes[0]);
+    struct repeat_cfg before = repeat_defaults();
+    cfg = repeat_defaults();
+    MBT_EQ_INT(-EINVAL, mb_config_load(&repeat_schema, path, env_twice, &cfg, &scratch, &err));
+    MBT_EQ_STR("environment: RP_CLASS: set twice in the environment", error_text());
+    MBT_EQ_MEM(&before, &cfg, sizeof(cfg));
+}
+
 static void test_file_streaming(void)
 {
     /* Lines of many lengths so that lines straddle every read boundary,
@@ -805,6 +907,11 @@ static void test_schema_errors(void)
     expect_schema_error(&flags, "A: invalid key table entry 0: flag not meaningful for this type");
     const struct mb_config_key count = MB_CONFIG_KEY_U64_LIST("A", struct bad_cfg, list, count);
     expect_schema_error(&count, "A: invalid key table entry 0: list count must be a size_t inside the struct");
+    const struct mb_config_key strings = MB_CONFIG_KEY_STRING_LIST("A", struct bad_cfg, list, count);
+    expect_schema_error(&strings, "A: invalid key table entry 0: list count must be a size_t inside the struct");
+    struct mb_config_key no_item = MB_CONFIG_KEY_STRING_LIST("A", struct bad_cfg, list, good_count);
+    no_item.item_size = 3;
+    expect_schema_error(&no_item, "A: invalid key table entry 0: string list destination is not an array of char arrays");
     const struct mb_config_key list = MB_CONFIG_KEY_U64_LIST("A", struct bad_cfg, name, good_count);
     expect_schema_error(&list, "A: invalid key table entry 0: list destination is not an array of its item type");
     struct mb_config_key outside = MB_CONFIG_KEY_U64("A", struct bad_cfg, big);
@@ -858,6 +965,7 @@ int main(void)
     MBT_RUN(test_empty_value);
     MBT_RUN(test_duplicate_key);
     MBT_RUN(test_lists_and_strings);
+    MBT_RUN(test_string_list);
     MBT_RUN(test_control_bytes);
     MBT_RUN(test_line_length_limit_in_buffer);
     MBT_RUN(test_file_streaming);
@@ -872,6 +980,7 @@ int main(void)
     unlink(tmp_path("long.cfg"));
     unlink(tmp_path("huge.cfg"));
     unlink(tmp_path("nul.cfg"));
+    unlink(tmp_path("repeat.cfg"));
     rmdir(tmpdir);
     return mbt_finish();
 }

@@ -3,8 +3,8 @@
  * Parses arbitrary bytes as a config file with a table that covers every
  * value type, then as environment overrides (lines of the input become
  * "NAME=value" entries), and checks the parser's promises:
- * - on success every list count is within its array, every string is
- *   NUL-terminated inside its field, sizes are well formed and resolve
+ * - on success every list count is within its array (the repeatable
+ *   STRINGS key included), every string is NUL-terminated inside its field, sizes are well formed and resolve
  *   without breaking their bounds;
  * - on error the message is non-empty and NUL-terminated, the line number
  *   is within the input's line count (0 for the environment), and the
@@ -19,7 +19,7 @@
 
 #include "common/config.h"
 
-enum { F_U64, F_RANGE, F_SIZE, F_SIZE_ALL, F_DURATION, F_BOOL, F_LIST, F_SIZES, F_STRING, F_COUNT };
+enum { F_U64, F_RANGE, F_SIZE, F_SIZE_ALL, F_DURATION, F_BOOL, F_LIST, F_SIZES, F_STRING, F_STRINGS, F_COUNT };
 
 struct fuzz_cfg {
     uint64_t u64;
@@ -33,6 +33,8 @@ struct fuzz_cfg {
     struct mb_size sizes[3];
     size_t size_count;
     char string[8];
+    char strings[3][6];
+    size_t string_count;
     bool present[F_COUNT];
 };
 
@@ -47,6 +49,7 @@ static const struct mb_config_key fuzz_keys[] = {
     [F_LIST] = MB_CONFIG_KEY_U64_LIST_RANGE("LIST", struct fuzz_cfg, list, list_count, 0, 1000000),
     [F_SIZES] = MB_CONFIG_KEY_SIZE_LIST("SIZES", struct fuzz_cfg, sizes, size_count, MB_CONFIG_PERCENT),
     [F_STRING] = MB_CONFIG_KEY_STRING("STRING", struct fuzz_cfg, string),
+    [F_STRINGS] = MB_CONFIG_KEY_STRING_LIST("STRINGS", struct fuzz_cfg, strings, string_count),
 };
 
 static const struct mb_config_schema fuzz_schema =
@@ -83,8 +86,14 @@ static void check_size(const struct mb_size *size)
 
 static void check_success(const struct fuzz_cfg *cfg)
 {
-    if (cfg->list_count > 4 || cfg->size_count > 3)
+    if (cfg->list_count > 4 || cfg->size_count > 3 || cfg->string_count > 3)
         abort();
+    if (cfg->present[F_STRINGS] && cfg->string_count == 0)
+        abort(); /* a line with the key always adds one item */
+    for (size_t i = 0; i < cfg->string_count; i++) {
+        if (!terminated(cfg->strings[i], sizeof(cfg->strings[i])))
+            abort();
+    }
     if (!terminated(cfg->string, sizeof(cfg->string)))
         abort();
     if (cfg->present[F_RANGE] && (cfg->range < 3 || cfg->range > 300))
@@ -124,6 +133,8 @@ static void initial(struct fuzz_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     memcpy(cfg->string, "dflt", 5);
+    memcpy(cfg->strings[0], "dflt", 5);
+    cfg->string_count = 1;
     cfg->range = 3;
 }
 

@@ -61,7 +61,8 @@ expect watch 0 "total 1000 pages" -- "$mbctl" watch --interval 50 --count 2
 kill "${pids[1]}"
 wait "${pids[1]}" 2>/dev/null
 check cache-released grep -q "released 500 pages" "$tmp/cache.log"
-check pool-whole wait_for test "$("$mbctl" status --json | json_field 'd["pool"]')" = 1000
+pool_is_whole() { test "$("$mbctl" status --json | json_field 'd["pool"]')" = 1000; }
+check pool-whole wait_for pool_is_whole
 
 echo "test_mbctl: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -7,6 +7,7 @@
  */
 #include "anr/heap_internal.h"
 #include "anr/os.h"
+#include "anr/tcache.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,11 +25,30 @@ void anr_options_init(struct anr_options *opts)
     opts->reclaim_batch = 256;
     opts->max_attempts = 8;
     opts->use_madv_free = false;
+    opts->thread_cache = false;
+    opts->thread_cache_bytes = 128 * 1024;
+    opts->thread_cache_threads = 64;
 }
 
 static size_t pages_up(size_t bytes, size_t page_size)
 {
     return bytes / page_size + (bytes % page_size != 0);
+}
+
+/* Critical sections are short (a slab slice, a bin operation, a batch of
+ * cache refills): a waiter spins a little before it sleeps in the kernel,
+ * where a handoff costs more than the section itself. */
+static int init_lock(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0)
+        return -1;
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    int rc = pthread_mutex_init(lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
 }
 
 int anr_heap_create(const struct anr_options *opts, anr_heap **out)
@@ -55,6 +75,9 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     if (map_pages < ANR_MIN_ARENA_PAGES || map_pages >= UINT32_MAX || pool_pages > hard_pages ||
         floor > opts->page_ceiling || opts->max_attempts > ANR_MAX_ATTEMPTS_LIMIT)
         return -EINVAL;
+    unsigned tc_threads = opts->thread_cache ? opts->thread_cache_threads : 0;
+    if (opts->thread_cache && (tc_threads == 0 || tc_threads > ANR_TC_MAX_THREADS))
+        return -EINVAL;
 
     /* Tables: heap struct, page states, slab descriptors, slab bitmaps. */
     size_t bits_words = pg / 1024u; /* one bit per 16 bytes of a page */
@@ -66,6 +89,10 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     off = (off + 63u) & ~(uint64_t)63u;
     uint64_t bits_off = off;
     off += map_pages * bits_words * sizeof(uint64_t);
+    off = (off + 63u) & ~(uint64_t)63u;
+    uint64_t tc_off = off;
+    size_t tc_stride = anr_round_up(sizeof(struct anr_tcache), 64);
+    off += (uint64_t)tc_threads * tc_stride;
     uint64_t meta = (off + pg - 1u) & ~(uint64_t)(pg - 1u);
     uint64_t arena = map_pages * pg;
     if (arena > SIZE_MAX / 2u || meta > SIZE_MAX / 2u - arena)
@@ -88,6 +115,9 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     h->slabs = (struct anr_slab *)(void *)(base + slabs_off);
     h->slab_bits = (uint64_t *)(void *)(base + bits_off);
     h->bits_words = bits_words;
+    h->tc_slots = base + tc_off;
+    h->tc_stride = tc_stride;
+    h->tc_threads = tc_threads;
     h->budget_pages = pool_pages;
     h->hard_limit_pages = hard_pages;
     h->ceiling_pages = opts->page_ceiling;
@@ -99,15 +129,18 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     h->user_data = opts->user_data;
     h->count[ANR_PG_CLEAN] = h->npages;
     atomic_init(&h->deferred, NULL);
+    atomic_init(&h->tc_returned, NULL);
     atomic_init(&h->invalid_outside, 0);
 
     int rc = anr_classes_init(h, opts->slab_sizes, opts->slab_sizes ? opts->slab_size_count : 0);
-    if (rc == 0 && pthread_mutex_init(&h->lock, NULL) != 0)
+    if (rc == 0 && init_lock(&h->lock) != 0)
         rc = -ENOMEM;
     if (rc != 0) {
         anr_os_release(base, h->map_bytes);
         return rc;
     }
+    if (tc_threads > 0)
+        anr_tc_configure(h, opts->thread_cache_bytes);
     anr_chunk_init_arena(h);
     anr_fork_register(h);
     *out = h;
@@ -118,6 +151,7 @@ void anr_heap_destroy(anr_heap *h)
 {
     if (h == NULL)
         return;
+    anr_tc_forget(h);
     anr_fork_unregister(h);
     pthread_mutex_destroy(&h->lock);
     char *base = h->map_base;
@@ -184,6 +218,7 @@ static void free_locked(struct anr_heap *h, char *p)
 
 static void drain_deferred(struct anr_heap *h)
 {
+    anr_tc_drain_returned(h);
     /* A plain load first: the common empty case costs no locked instruction. */
     if (atomic_load_explicit(&h->deferred, memory_order_relaxed) == NULL)
         return;
@@ -218,17 +253,21 @@ void anr_unlock(struct anr_heap *h)
     }
 }
 
-void anr_heap_free(anr_heap *h, void *ptr)
+/* free when the thread cache did not take the block. Out of line so the
+ * fast path in anr_heap_free saves no registers. */
+__attribute__((noinline)) static void free_slow(struct anr_heap *h, void *ptr)
 {
-    if (ptr == NULL || h == NULL)
-        return;
     if (!in_arena(h, ptr)) {
         atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
         return;
     }
+    if (anr_tc_push_flushing(h, ptr))
+        return;
+    anr_tc_prepare(h);
     if (pthread_mutex_trylock(&h->lock) == 0) {
         drain_deferred(h);
-        free_locked(h, ptr);
+        if (!anr_tc_free_locked(h, ptr))
+            free_locked(h, ptr);
         anr_reclaim_auto(h);
         anr_unlock(h);
         return;
@@ -240,6 +279,15 @@ void anr_heap_free(anr_heap *h, void *ptr)
         memcpy(ptr, &old, sizeof old);
     } while (!atomic_compare_exchange_weak_explicit(&h->deferred, &old, ptr, memory_order_release,
                                                     memory_order_relaxed));
+}
+
+void anr_heap_free(anr_heap *h, void *ptr)
+{
+    if (ptr == NULL || h == NULL)
+        return;
+    if (in_arena(h, ptr) && anr_tc_push(h, ptr))
+        return;
+    free_slow(h, ptr);
 }
 
 /* ---- allocation --------------------------------------------------------- */
@@ -341,14 +389,34 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
     }
     if (size == 0)
         size = 1;
-    for (unsigned attempt = 1;; attempt++) {
+    /* Plain malloc and calloc refill this thread's cache (the other kinds
+     * are rare and keep their own counters). */
+    bool refill = size - 1u < h->tc_max_size && align == ANR_GRANULE &&
+                  (kind == KIND_MALLOC || kind == KIND_CALLOC);
+    bool caches_emptied = false;
+    unsigned attempt = 1;
+    if (refill)
+        anr_tc_prepare(h);
+    for (;;) {
         int err = 0;
         uint64_t shortfall = 0;
         anr_lock(h);
         void *p = alloc_locked(h, size, align, kind, &err, &shortfall);
         if (p != NULL) {
+            if (refill)
+                anr_tc_refill_locked(h, size);
             anr_unlock(h);
             return p;
+        }
+        /* Short of budget: this thread's cached blocks are free memory, and
+         * the other threads are told to give theirs back; try once more
+         * before asking the callback. */
+        if (err == -EAGAIN && !caches_emptied) {
+            caches_emptied = true;
+            if (anr_tc_ask_back_locked(h) > 0) {
+                anr_unlock(h);
+                continue;
+            }
         }
         bool ask = err == -EAGAIN && may_ask && h->need_memory != NULL &&
                    attempt <= h->max_attempts;
@@ -367,22 +435,27 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
             errno = ENOMEM;
             return NULL;
         }
+        attempt++;
     }
 }
 
 void *anr_heap_malloc(anr_heap *h, size_t size)
 {
-    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
+    void *p = anr_tc_pop(h, size);
+    return p != NULL ? p : allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
 }
 
 void *anr_heap_malloc_if_possible(anr_heap *h, size_t size)
 {
-    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
+    void *p = anr_tc_pop(h, size);
+    return p != NULL ? p : allocate(h, size, ANR_GRANULE, KIND_MALLOC, true);
 }
 
+/* A cached block is within the budget already: the cache serves it too. */
 void *anr_heap_malloc_if_available(anr_heap *h, size_t size)
 {
-    return allocate(h, size, ANR_GRANULE, KIND_MALLOC, false);
+    void *p = anr_tc_pop(h, size);
+    return p != NULL ? p : allocate(h, size, ANR_GRANULE, KIND_MALLOC, false);
 }
 
 void *anr_heap_calloc(anr_heap *h, size_t n, size_t size)
@@ -393,7 +466,11 @@ void *anr_heap_calloc(anr_heap *h, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = allocate(h, bytes, ANR_GRANULE, KIND_CALLOC, true);
+    void *p = anr_tc_pop(h, bytes);
+    if (p != NULL)
+        anr_tc_tally(&anr_tc_self.e[0].cache->callocs);
+    else
+        p = allocate(h, bytes, ANR_GRANULE, KIND_CALLOC, true);
     /* Always clear: a given-back page reads as zero only with DONTNEED and
      * only where the kernel honours it, and reused blocks hold old data. */
     if (p != NULL)
@@ -510,23 +587,28 @@ void anr_heap_get_stats(anr_heap *h, struct anr_stats *s)
 {
     memset(s, 0, sizeof *s);
     anr_lock(h);
+    struct anr_tc_totals tc;
+    anr_tc_totals_locked(h, &tc);
     uint64_t pg = h->page_size;
     s->page_size = pg;
     s->map_bytes = h->arena_bytes;
     s->metadata_bytes = h->meta_bytes;
     s->budget_bytes = h->budget_pages * pg;
     s->hard_limit_bytes = h->hard_limit_pages * pg;
-    s->in_use_bytes = h->st.in_use_bytes;
-    s->live_blocks = h->st.live_blocks;
+    /* The core counts cached blocks as allocated; they are free memory. */
+    s->in_use_bytes = h->st.in_use_bytes - h->tc_net_bytes + tc.net_bytes;
+    s->live_blocks = h->st.live_blocks - h->tc_net_blocks + tc.net_blocks;
+    s->thread_cached_bytes = h->st.in_use_bytes - s->in_use_bytes;
+    s->thread_cached_blocks = h->st.live_blocks - s->live_blocks;
     s->resident_bytes = anr_resident_pages(h) * pg;
     s->reclaimable_bytes = h->count[ANR_PG_DIRTY] * pg;
     s->peak_in_use_bytes = h->st.peak_in_use;
     s->peak_resident_bytes = h->st.peak_resident * pg;
-    s->mallocs = h->st.mallocs;
-    s->callocs = h->st.callocs;
+    s->mallocs = h->st.mallocs + tc.allocs - tc.callocs;
+    s->callocs = h->st.callocs + tc.callocs;
     s->reallocs = h->st.reallocs;
     s->memaligns = h->st.memaligns;
-    s->frees = h->st.frees;
+    s->frees = h->st.frees + tc.frees;
     s->failures = h->st.failures;
     s->callback_calls = h->st.callback_calls;
     s->deferred_frees = h->st.deferred_frees;
@@ -540,6 +622,7 @@ void anr_heap_get_stats(anr_heap *h, struct anr_stats *s)
 uint64_t anr_heap_trim(anr_heap *h)
 {
     anr_lock(h);
+    anr_tc_ask_back_locked(h);
     anr_slab_release_spares(h);
     uint64_t pages = anr_reclaim(h, UINT64_MAX, UINT64_MAX, NULL, NULL);
     anr_unlock(h);
@@ -565,6 +648,7 @@ uint64_t anr_heap_shrink(anr_heap *h, size_t bytes)
     anr_lock(h);
     uint64_t old = h->budget_pages;
     uint64_t target = pages < old ? old - pages : 0;
+    anr_tc_ask_back_locked(h);
     if (anr_resident_pages(h) > target) {
         anr_slab_release_spares(h);
         anr_reclaim(h, anr_resident_pages(h) - target, UINT64_MAX, NULL, NULL);

@@ -77,7 +77,8 @@ enum anr_page_state {
 };
 
 /* One per arena page; meaningful for slab pages. `head` (the slab's first
- * payload page) is set on every page of a slab, the rest on the head only. */
+ * payload page) and `cls` are set on every page of a slab, the rest on the
+ * head only. */
 struct anr_slab {
     uint32_t next, prev; /* partial list of the class (page indices) */
     uint32_t head;
@@ -106,13 +107,9 @@ struct anr_counters {
 };
 
 struct anr_heap {
-    pthread_mutex_t lock;
-    /* Blocks freed while the lock was taken: a lock-free stack linked
-     * through each block's first word, drained by the next lock holder. */
-    _Atomic(void *) deferred;
-    _Atomic(uint64_t) invalid_outside; /* frees of pointers outside the arena */
-    struct anr_heap *registry_next; /* fork registry (fork.c) */
-
+    /* Set at creation, only read afterwards. The lock-free fast paths of the
+     * thread caches read these, so they share no cache line with anything
+     * other threads write (the lock, counters, bins). */
     char *map_base;
     size_t map_bytes;      /* the whole reservation */
     size_t meta_bytes;     /* the part before the arena */
@@ -121,11 +118,31 @@ struct anr_heap {
     size_t npages;
     size_t page_size;
     unsigned page_shift;
-
     uint8_t *page_state;   /* npages */
     struct anr_slab *slabs; /* npages */
     uint64_t *slab_bits;   /* npages * bits_words; bit set = slice allocated */
     size_t bits_words;
+    uint64_t id;           /* unique among this process's heaps (fork.c) */
+    size_t tc_max_size;    /* largest cached class; 0 = thread caches off */
+    char *tc_slots;        /* tc_threads slots of tc_stride bytes, in the metadata */
+    size_t tc_stride;
+    unsigned tc_threads;
+    unsigned nclasses;
+    uint32_t max_class_size;
+    uint8_t class_of[ANR_SLAB_MAX_SIZE / ANR_GRANULE + 1]; /* by (size + 15) / 16 */
+
+    /* Everything below changes while threads run. */
+    _Alignas(64) pthread_mutex_t lock;
+    /* Blocks freed while the lock was taken: a lock-free stack linked
+     * through each block's first word, drained by the next lock holder. */
+    _Atomic(void *) deferred;
+    _Atomic(uint64_t) invalid_outside; /* frees of pointers outside the arena, and
+                                          double frees caught by a thread cache */
+    struct anr_heap *registry_next; /* fork registry (fork.c) */
+    /* Half-bins a thread cache flushed without the lock: a lock-free stack
+     * of blocks (word 0: next, word 1: their class), given back to the slabs
+     * by the next lock holder (tcache.c). */
+    _Atomic(void *) tc_returned;
 
     /* TLSF bins */
     uint64_t fl_bitmap;
@@ -136,10 +153,7 @@ struct anr_heap {
     struct anr_chunk *sentinel;
 
     /* slab classes */
-    unsigned nclasses;
-    uint32_t max_class_size;
     struct anr_class classes[ANR_MAX_CLASSES];
-    uint8_t class_of[ANR_SLAB_MAX_SIZE / ANR_GRANULE + 1]; /* by (size + 15) / 16 */
 
     /* budget, in pages */
     uint64_t budget_pages;
@@ -154,6 +168,11 @@ struct anr_heap {
     void *user_data;
 
     struct anr_counters st;
+
+    /* thread caches (tcache.c, tcache.h), under the lock */
+    uint32_t tc_limit[ANR_MAX_CLASSES]; /* blocks per bin, 0 = class not cached */
+    uint64_t tc_epoch;   /* bumped when memory is asked back */
+    uint64_t tc_net_blocks, tc_net_bytes; /* refilled minus flushed (mod 2^64) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -305,7 +324,13 @@ struct anr_chunk *anr_chunk_of_payload(const struct anr_heap *h, const char *p);
 
 /* ---- fork.c ------------------------------------------------------------- */
 
+/* Adds h to the registry of live heaps and gives it its id. */
 void anr_fork_register(struct anr_heap *h);
 void anr_fork_unregister(struct anr_heap *h);
+/* The registry's lock (taken before any heap's lock, never after), and
+ * whether the heap at h with this id is still live (lock held). */
+void anr_registry_lock(void);
+void anr_registry_unlock(void);
+bool anr_registry_has(const struct anr_heap *h, uint64_t id);
 
 #endif

@@ -129,8 +129,12 @@ static uint32_t new_slab(struct anr_heap *h, unsigned cls, int *err, uint64_t *s
     struct anr_chunk *c = anr_chunk_take(h, &plan, ANR_C_SLAB);
     size_t head = anr_page_of(h, anr_chunk_addr(c) + ANR_HDR);
     anr_pm_set(h, head, head + k->pages, ANR_PG_SLAB);
-    for (size_t p = head; p < head + k->pages; p++)
+    /* Every page knows its slab and class: a free finds its class with one
+     * lookup (the thread cache's fast path). */
+    for (size_t p = head; p < head + k->pages; p++) {
         h->slabs[p].head = (uint32_t)head;
+        h->slabs[p].cls = (uint8_t)cls;
+    }
     struct anr_slab *s = &h->slabs[head];
     s->used = 0;
     s->hint = 0;

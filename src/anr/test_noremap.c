@@ -4,7 +4,9 @@
  * runs a heavy mixed workload (allocations of every kind, frees, give-back
  * with madvise, trim, budget changes through the callback, verify). The
  * child writes only with write(2) and never calls libc malloc. The parent
- * expects exit status 0. A control child shows the filter does kill mmap. */
+ * expects exit status 0. A control child shows the filter does kill mmap.
+ * The workload runs once without and once with the thread cache (whose
+ * slots live in the heap's reservation). */
 #include "anr/anr_malloc.h"
 #include "mbtest.h"
 
@@ -152,10 +154,13 @@ static unsigned workload(anr_heap *h, unsigned ops)
     return faults;
 }
 
+static bool child_caches;
+
 static int child(void)
 {
     struct anr_options o;
     anr_options_init(&o);
+    o.thread_cache = child_caches;
     o.pool_size = 4 * MiB;
     o.map_size = 64 * MiB;
     o.page_ceiling = 16;
@@ -188,7 +193,8 @@ static int child(void)
     }
     struct anr_stats st;
     anr_heap_get_stats(h, &st);
-    if (st.in_use_bytes != 0 || st.madvise_calls == 0 || st.callback_calls == 0 || faults != 0) {
+    if (st.in_use_bytes != 0 || st.live_blocks != 0 || st.madvise_calls == 0 ||
+        st.callback_calls == 0 || faults != 0 || (child_caches && st.thread_cached_blocks == 0)) {
         say("noremap child: workload did not behave\n");
         return 4;
     }
@@ -242,10 +248,18 @@ static void test_no_mapping_changes_after_init(void)
     MBT_EQ_INT(0, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+static void test_no_mapping_changes_with_thread_cache(void)
+{
+    child_caches = true;
+    test_no_mapping_changes_after_init();
+    child_caches = false;
+}
+
 int main(void)
 {
     fflush(stdout);
     MBT_RUN(test_filter_kills_mmap);
     MBT_RUN(test_no_mapping_changes_after_init);
+    MBT_RUN(test_no_mapping_changes_with_thread_cache);
     return mbt_finish();
 }

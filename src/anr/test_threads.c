@@ -1,8 +1,11 @@
 /* Threads: cross-thread frees under contention (the lock-free queue of
  * frees made while the lock is taken), a free that provably does not wait
- * for the lock, and fork while other threads allocate. */
+ * for the lock, and fork while other threads allocate; each without and
+ * with thread caches (cross-thread frees then land in the freeing thread's
+ * cache, and every thread's exit gives its cache back). */
 #include "anr/anr_malloc.h"
 #include "anr/heap_internal.h"
+#include "anr/tcache.h"
 #include "mbtest.h"
 
 #include <errno.h>
@@ -19,6 +22,15 @@ static _Atomic(unsigned char *) exchange[EXCHANGE];
 static atomic_uint bad_blocks;
 static atomic_uint failed_allocs;
 static atomic_bool stop;
+static bool caches_on;
+
+static void options(struct anr_options *o, size_t pool)
+{
+    anr_options_init(o);
+    o->pool_size = pool;
+    o->map_size = 64 * MiB;
+    o->thread_cache = caches_on;
+}
 
 struct worker {
     unsigned id;
@@ -74,9 +86,7 @@ static void *churn(void *arg)
 static void test_cross_thread_frees(void)
 {
     struct anr_options o;
-    anr_options_init(&o);
-    o.pool_size = 48 * MiB;
-    o.map_size = 64 * MiB;
+    options(&o, 48 * MiB);
     MBT_EQ_INT(0, anr_heap_create(&o, &heap));
     MBT_REQUIRE(heap != NULL);
     pthread_t t[THREADS];
@@ -101,12 +111,27 @@ static void test_cross_thread_frees(void)
     MBT_EQ_U64(THREADS * 40000ull, st.mallocs);
     MBT_EQ_U64(THREADS * 40000ull, st.frees);
     MBT_EQ_U64(0, st.invalid_frees);
-    printf("test_threads: %llu of %llu frees went through the lock-free queue\n",
-           (unsigned long long)st.deferred_frees, (unsigned long long)st.frees);
+    /* The workers are gone: only this thread's cache may hold blocks. */
+    MBT_TRUE(st.thread_cached_bytes <= 128 * 1024);
+    if (!caches_on)
+        MBT_EQ_U64(0, st.thread_cached_blocks);
+    printf("test_threads (caches %s): %llu of %llu frees went through the lock-free queue\n",
+           caches_on ? "on" : "off", (unsigned long long)st.deferred_frees,
+           (unsigned long long)st.frees);
     char msg[200];
     MBT_EQ_INT(0, anr_heap_verify(heap, msg, sizeof msg));
     anr_heap_destroy(heap);
     heap = NULL;
+}
+
+/* Blocks this thread's cache of the heap holds (the core counts them live). */
+static uint64_t cached_here(void)
+{
+    const struct anr_tcache *tc = anr_tc_mine(heap);
+    uint64_t n = 0;
+    for (unsigned c = 0; tc != NULL && c < heap->nclasses; c++)
+        n += tc->bins[c].count;
+    return n;
 }
 
 struct held_free {
@@ -126,7 +151,9 @@ static void *free_all(void *arg)
 
 static void test_free_does_not_wait_for_the_lock(void)
 {
-    MBT_EQ_INT(0, anr_heap_create(NULL, &heap));
+    struct anr_options o;
+    options(&o, 2 * MiB);
+    MBT_EQ_INT(0, anr_heap_create(&o, &heap));
     MBT_REQUIRE(heap != NULL);
     enum { N = 300 };
     static void *blocks[N];
@@ -141,7 +168,7 @@ static void test_free_does_not_wait_for_the_lock(void)
     MBT_EQ_INT(0, pthread_create(&t, NULL, free_all, &f));
     pthread_join(t, NULL); /* would hang here if free waited for the lock */
     MBT_TRUE(atomic_load(&f.done));
-    MBT_EQ_U64(N, heap->st.live_blocks); /* nothing freed yet: all queued */
+    MBT_EQ_U64(N + cached_here(), heap->st.live_blocks); /* nothing freed yet: all queued */
     anr_unlock(heap);
     struct anr_stats st;
     anr_heap_get_stats(heap, &st);
@@ -195,9 +222,7 @@ static int child_allocates(void)
 static void test_fork_while_allocating(void)
 {
     struct anr_options o;
-    anr_options_init(&o);
-    o.pool_size = 32 * MiB;
-    o.map_size = 64 * MiB;
+    options(&o, 32 * MiB);
     MBT_EQ_INT(0, anr_heap_create(&o, &heap));
     MBT_REQUIRE(heap != NULL);
     atomic_store(&stop, false);
@@ -232,8 +257,11 @@ static void test_fork_while_allocating(void)
 
 int main(void)
 {
-    MBT_RUN(test_cross_thread_frees);
-    MBT_RUN(test_free_does_not_wait_for_the_lock);
-    MBT_RUN(test_fork_while_allocating);
+    for (int pass = 0; pass < 2; pass++) {
+        caches_on = pass == 1;
+        MBT_RUN(test_cross_thread_frees);
+        MBT_RUN(test_free_does_not_wait_for_the_lock);
+        MBT_RUN(test_fork_while_allocating);
+    }
     return mbt_finish();
 }

@@ -6,6 +6,7 @@
  * counters against what the walk found. Reports the first fault.
  */
 #include "anr/heap_internal.h"
+#include "anr/tcache.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -51,9 +52,10 @@ static int check_slab(struct anr_heap *h, struct anr_chunk *c, struct walk *w, c
         FAULT("slab at page %zu: %u pages in a chunk of %zu bytes, class wants %u", head,
               (unsigned)s->pages, anr_chunk_size(c), (unsigned)k->pages);
     for (size_t p = head; p < head + s->pages; p++) {
-        if (h->page_state[p] != ANR_PG_SLAB || h->slabs[p].head != head)
-            FAULT("slab at page %zu: page %zu has state %u head %" PRIu32, head, p,
-                  (unsigned)h->page_state[p], h->slabs[p].head);
+        if (h->page_state[p] != ANR_PG_SLAB || h->slabs[p].head != head ||
+            h->slabs[p].cls != s->cls)
+            FAULT("slab at page %zu: page %zu has state %u head %" PRIu32 " class %u", head, p,
+                  (unsigned)h->page_state[p], h->slabs[p].head, (unsigned)h->slabs[p].cls);
     }
     const uint64_t *bits = anr_slab_bitmap(h, head);
     size_t words = (k->capacity + 63u) / 64u;
@@ -217,6 +219,43 @@ static int check_classes(struct anr_heap *h, char *buf, size_t len)
     return 0;
 }
 
+/* The thread caches: every slot's limits are the heap's; this thread's
+ * cache holds exactly `count` blocks per bin, each a live slice of the bin's
+ * class carrying the cache's key, none twice (a cycle would pass the
+ * limit). Other threads' caches change without the lock and are not walked;
+ * their blocks are covered by the core's counts like any allocated block. */
+static int check_caches(struct anr_heap *h, char *buf, size_t len)
+{
+    for (unsigned i = 0; i < h->tc_threads; i++) {
+        const struct anr_tcache *tc = anr_tc_slot(h, i);
+        if (tc->owner == NULL)
+            continue;
+        for (unsigned c = 0; c < h->nclasses; c++)
+            if (tc->bins[c].limit != h->tc_limit[c])
+                FAULT("thread cache %u: class %u limit %" PRIu32 ", heap says %" PRIu32, i, c,
+                      tc->bins[c].limit, h->tc_limit[c]);
+    }
+    const struct anr_tcache *tc = anr_tc_mine(h);
+    if (tc == NULL)
+        return 0;
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        const struct anr_tc_bin *b = &tc->bins[c];
+        uint32_t n = 0;
+        for (void *const *blk = b->head; blk != NULL; blk = blk[0]) {
+            if (++n > b->limit)
+                FAULT("this thread's cache, class %u: more than the limit of %" PRIu32
+                      " blocks (or a cycle)", c, b->limit);
+            if (!anr_tc_block_ok(h, tc, c, blk))
+                FAULT("this thread's cache, class %u: block %" PRIu32 " at %p is not a cached "
+                      "live slice of the class", c, n, (const void *)blk);
+        }
+        if (n != b->count)
+            FAULT("this thread's cache, class %u: %" PRIu32 " blocks, count says %" PRIu32, c, n,
+                  b->count);
+    }
+    return 0;
+}
+
 int anr_heap_verify(anr_heap *h, char *buf, size_t len)
 {
     struct walk w = {0};
@@ -228,6 +267,8 @@ int anr_heap_verify(anr_heap *h, char *buf, size_t len)
         rc = check_bins(h, &w, buf, len);
     if (rc == 0)
         rc = check_classes(h, buf, len);
+    if (rc == 0)
+        rc = check_caches(h, buf, len);
     if (rc == 0) {
         uint64_t count[4] = {0};
         for (size_t p = 0; p < h->npages; p++)

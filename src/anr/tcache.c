@@ -1,0 +1,420 @@
+/* tcache.c: per-thread caches of small blocks, the slow paths: claiming a
+ * slot, refilling and flushing bins in batches under the heap's lock,
+ * giving everything back when memory is asked back, at thread exit and in
+ * a fork child, and the sums that keep statistics exact.
+ *
+ * Slots live in the heap's reservation (no mmap, no libc malloc). A thread
+ * finds its slot through anr_tc_self, an array of (heap, id, slot) entries
+ * in initial-exec TLS; ids are never reused, so an entry of a destroyed heap
+ * (even one whose address a new heap took) never matches. A pthread key's
+ * destructor empties the thread's caches at exit, into the heaps that are
+ * still live per the registry in fork.c (registry lock first, then the heap
+ * lock: the order the fork handlers use).
+ *
+ * Memory asked back (an allocation short of budget, trim, shrink) empties
+ * the caller's cache at once and bumps the heap's epoch: every other thread
+ * empties its cache at its next locked call (refill or a full bin), since
+ * only the owner may touch a cache while it runs. The fast paths never look
+ * at the epoch, so a thread that only hits its cache keeps what it holds:
+ * at most thread_cache_bytes.
+ */
+#include "anr/tcache.h"
+
+#include <string.h>
+
+__thread struct anr_tc_thread anr_tc_self __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static bool exit_key_ok;
+
+
+static void thread_exit(void *arg);
+
+static void make_exit_key(void)
+{
+    exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+void anr_tc_configure(struct anr_heap *h, size_t cache_bytes)
+{
+    /* Each class gets an equal share of the bytes: a thread's cache of one
+     * heap never holds more than cache_bytes. Classes whose share is under
+     * two blocks are not cached (a one-block bin would flush every time). */
+    size_t share = cache_bytes / h->nclasses;
+    h->tc_max_size = 0;
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        size_t n = share / h->classes[c].size;
+        if (n > ANR_TC_MAX_COUNT)
+            n = ANR_TC_MAX_COUNT;
+        if (n < 2)
+            n = 0;
+        h->tc_limit[c] = (uint32_t)n;
+        if (n > 0)
+            h->tc_max_size = h->classes[c].size;
+    }
+}
+
+struct anr_tcache *anr_tc_slot(const struct anr_heap *h, unsigned i)
+{
+    return (struct anr_tcache *)(void *)(h->tc_slots + (size_t)i * h->tc_stride);
+}
+
+/* Whether blk is in the bin: a same-thread double free. */
+static bool holds(const struct anr_tc_bin *b, const void *blk)
+{
+    unsigned n = 0;
+    for (void *const *p = b->head; p != NULL && n <= ANR_TC_MAX_COUNT; p = p[0], n++)
+        if (p == blk)
+            return true;
+    return false;
+}
+
+/* Counts a double free caught without the lock. */
+static void count_double_free(struct anr_heap *h)
+{
+    atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
+}
+
+bool anr_tc_block_ok(const struct anr_heap *h, const struct anr_tcache *tc, unsigned cls,
+                     const void *blk)
+{
+    uintptr_t u = (uintptr_t)blk, a = (uintptr_t)h->arena;
+    if (u < a || u - a >= h->arena_bytes || u % ANR_GRANULE != 0)
+        return false;
+    size_t page = anr_page_of(h, blk);
+    if (h->page_state[page] != ANR_PG_SLAB || h->slabs[h->slabs[page].head].cls != cls)
+        return false;
+    if (anr_slab_usable(h, blk) != h->classes[cls].size)
+        return false;
+    void *const *words = blk;
+    return words[1] == tc->key;
+}
+
+/* Gives one cached block back to the core. */
+static void give_back(struct anr_heap *h, unsigned cls, void **blk)
+{
+    blk[1] = NULL;
+    size_t size = anr_slab_free(h, (char *)blk);
+    if (size == 0) {
+        /* A pointer freed into the cache that was not a live slice: the
+         * core never handed it out, so undo the free the cache counted. */
+        h->st.invalid_frees++;
+        h->st.frees--;
+    } else {
+        h->st.in_use_bytes -= size;
+        h->st.live_blocks--;
+    }
+    h->tc_net_blocks--;
+    h->tc_net_bytes -= h->classes[cls].size;
+}
+
+bool anr_tc_push_flushing(struct anr_heap *h, void *ptr)
+{
+    size_t page = anr_page_of(h, ptr);
+    if (h->tc_max_size == 0 || h->page_state[page] != ANR_PG_SLAB ||
+        ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
+        return false;
+    struct anr_tc_entry *e = &anr_tc_self.e[0];
+    if (e->heap != h || e->id != h->id)
+        return false;
+    struct anr_tcache *tc = e->cache;
+    unsigned cls = h->slabs[page].cls;
+    struct anr_tc_bin *b = &tc->bins[cls];
+    if (b->limit == 0)
+        return false;
+    void **blk = ptr;
+    if (blk[1] == tc->key && holds(b, blk)) {
+        count_double_free(h);
+        return true;
+    }
+    if (b->count < b->limit) { /* the key was the application's data */
+        anr_tc_put(tc, b, blk);
+        return true;
+    }
+    /* Detach everything after the first half; each block records its class
+     * for the lock holder that gives it back. */
+    void **last = b->head;
+    for (uint32_t i = 1; i < b->limit / 2u; i++)
+        last = last[0];
+    void **first = last[0], **tail = first;
+    last[0] = NULL;
+    b->count = b->limit / 2u;
+    for (;;) {
+        tail[1] = &h->classes[cls];
+        if (tail[0] == NULL)
+            break;
+        tail = tail[0];
+    }
+    void *old = atomic_load_explicit(&h->tc_returned, memory_order_relaxed);
+    do {
+        tail[0] = old;
+    } while (!atomic_compare_exchange_weak_explicit(&h->tc_returned, &old, first,
+                                                    memory_order_release, memory_order_relaxed));
+    anr_tc_put(tc, b, blk);
+    return true;
+}
+
+void anr_tc_drain_returned(struct anr_heap *h)
+{
+    if (atomic_load_explicit(&h->tc_returned, memory_order_relaxed) == NULL)
+        return;
+    void **blk = atomic_exchange_explicit(&h->tc_returned, NULL, memory_order_acquire);
+    while (blk != NULL) {
+        void **next = blk[0];
+        const struct anr_class *k = blk[1];
+        give_back(h, (unsigned)(k - h->classes), blk);
+        blk = next;
+    }
+}
+
+/* Keeps the first `keep` blocks of the bin and gives the rest back. With
+ * `check` (a fork child's orphaned caches, which a thread may have left
+ * half-updated), stops at the first block that does not look cached. */
+static uint64_t flush_bin(struct anr_heap *h, struct anr_tcache *tc, unsigned cls, uint32_t keep,
+                          bool check)
+{
+    struct anr_tc_bin *b = &tc->bins[cls];
+    void **last = NULL, **blk = b->head;
+    uint32_t kept = 0;
+    while (kept < keep && blk != NULL) {
+        last = blk;
+        blk = blk[0];
+        kept++;
+    }
+    if (last != NULL)
+        last[0] = NULL;
+    else
+        b->head = NULL;
+    uint64_t n = 0;
+    while (blk != NULL && n <= ANR_TC_MAX_COUNT) {
+        if (check && !anr_tc_block_ok(h, tc, cls, blk))
+            break;
+        void **next = blk[0];
+        give_back(h, cls, blk);
+        blk = next;
+        n++;
+    }
+    b->count = kept;
+    return n;
+}
+
+static uint64_t flush_all(struct anr_heap *h, struct anr_tcache *tc, bool check)
+{
+    uint64_t n = 0;
+    for (unsigned c = 0; c < h->nclasses; c++)
+        if (tc->bins[c].head != NULL)
+            n += flush_bin(h, tc, c, 0, check);
+    tc->epoch = h->tc_epoch;
+    return n;
+}
+
+/* Empties a slot and folds its counters into the heap's, so the sums over
+ * live slots stay exact without it; then frees the slot. */
+static void retire(struct anr_heap *h, struct anr_tcache *tc, bool check)
+{
+    flush_all(h, tc, check);
+    uint64_t allocs = 0, frees = 0, net_bytes = 0;
+    for (unsigned c = 0; c < h->nclasses; c++) {
+        struct anr_tc_bin *b = &tc->bins[c];
+        uint64_t a = atomic_load_explicit(&b->allocs, memory_order_relaxed);
+        uint64_t f = atomic_load_explicit(&b->frees, memory_order_relaxed);
+        allocs += a;
+        frees += f;
+        net_bytes += (a - f) * h->classes[c].size;
+        atomic_store_explicit(&b->allocs, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->frees, 0, memory_order_relaxed);
+    }
+    uint64_t callocs = atomic_load_explicit(&tc->callocs, memory_order_relaxed);
+    atomic_store_explicit(&tc->callocs, 0, memory_order_relaxed);
+    h->st.mallocs += allocs - callocs;
+    h->st.callocs += callocs;
+    h->st.frees += frees;
+    h->tc_net_blocks -= allocs - frees;
+    h->tc_net_bytes -= net_bytes;
+    tc->owner = NULL;
+}
+
+struct anr_tcache *anr_tc_mine(struct anr_heap *h)
+{
+    struct anr_tc_entry *e = anr_tc_self.e;
+    for (unsigned i = 0; i < ANR_TC_HEAPS; i++) {
+        if (e[i].heap == h && e[i].id == h->id) {
+            if (i > 0) { /* most recently used first: the fast paths look at e[0] only */
+                struct anr_tc_entry t = e[i];
+                e[i] = e[0];
+                e[0] = t;
+            }
+            return e[0].cache;
+        }
+    }
+    return NULL;
+}
+
+/* This thread's cache for h, claiming a free slot when it has none; NULL
+ * when no slot or no thread entry is free (the thread then runs uncached).
+ * Empties the cache first when memory was asked back since it last was. */
+static struct anr_tcache *acquire(struct anr_heap *h)
+{
+    struct anr_tcache *tc = anr_tc_mine(h);
+    if (tc != NULL) {
+        if (tc->epoch != h->tc_epoch)
+            flush_all(h, tc, false);
+        return tc;
+    }
+    struct anr_tc_entry *e = anr_tc_self.e;
+    unsigned free_entry = ANR_TC_HEAPS;
+    for (unsigned i = 0; i < ANR_TC_HEAPS && free_entry == ANR_TC_HEAPS; i++)
+        if (e[i].heap == NULL || e[i].heap == h) /* same address, other id: a dead heap's */
+            free_entry = i;
+    /* Without the exit hook the blocks would be lost when the thread ends. */
+    if (free_entry == ANR_TC_HEAPS || !anr_tc_self.exit_hook)
+        return NULL;
+    for (unsigned i = 0; i < h->tc_threads; i++) {
+        tc = anr_tc_slot(h, i);
+        if (tc->owner != NULL)
+            continue;
+        tc->owner = &anr_tc_self;
+        /* An odd address inside the slot: no block pointer the application
+         * keeps in its data can equal it. */
+        tc->key = (char *)tc + 1;
+        tc->epoch = h->tc_epoch;
+        for (unsigned c = 0; c < h->nclasses; c++) {
+            tc->bins[c].head = NULL;
+            tc->bins[c].count = 0;
+            tc->bins[c].limit = h->tc_limit[c];
+        }
+        e[free_entry] = e[0];
+        e[0] = (struct anr_tc_entry){.heap = h, .id = h->id, .cache = tc};
+        return tc;
+    }
+    return NULL;
+}
+
+void anr_tc_prepare_thread(void)
+{
+    pthread_once(&exit_key_once, make_exit_key);
+    if (exit_key_ok && pthread_setspecific(exit_key, &anr_tc_self) == 0)
+        anr_tc_self.exit_hook = true;
+}
+
+void anr_tc_refill_locked(struct anr_heap *h, size_t size)
+{
+    int cls = anr_class_for(h, size);
+    if (cls < 0 || h->tc_limit[cls] == 0)
+        return;
+    struct anr_tcache *tc = acquire(h);
+    if (tc == NULL)
+        return;
+    struct anr_tc_bin *b = &tc->bins[cls];
+    struct anr_class *k = &h->classes[cls];
+    uint32_t target = b->limit / 2u;
+    while (b->count < target && k->partial != ANR_NONE) {
+        int err = 0;
+        uint64_t shortfall = 0;
+        /* A partly used slab has a free slice: this cannot fail. */
+        void **blk = anr_slab_alloc(h, (unsigned)cls, &err, &shortfall);
+        if (blk == NULL)
+            break;
+        blk[0] = b->head;
+        blk[1] = tc->key;
+        b->head = blk;
+        b->count++;
+        h->st.in_use_bytes += k->size;
+        h->st.live_blocks++;
+        h->tc_net_blocks++;
+        h->tc_net_bytes += k->size;
+    }
+    if (h->st.in_use_bytes > h->st.peak_in_use)
+        h->st.peak_in_use = h->st.in_use_bytes;
+}
+
+bool anr_tc_free_locked(struct anr_heap *h, void *ptr)
+{
+    if (h->tc_max_size == 0 || h->page_state[anr_page_of(h, ptr)] != ANR_PG_SLAB)
+        return false;
+    size_t size = anr_slab_usable(h, ptr);
+    if (size == 0)
+        return false; /* not a live slice: the core counts it as invalid */
+    size_t page = anr_page_of(h, ptr);
+    unsigned cls = h->slabs[h->slabs[page].head].cls;
+    if (h->tc_limit[cls] == 0)
+        return false;
+    struct anr_tcache *tc = acquire(h);
+    if (tc == NULL)
+        return false;
+    struct anr_tc_bin *b = &tc->bins[cls];
+    void **blk = ptr;
+    if (blk[1] == tc->key && holds(b, blk)) {
+        h->st.invalid_frees++;
+        return true;
+    }
+    if (b->count >= b->limit)
+        flush_bin(h, tc, cls, b->limit / 2u, false);
+    anr_tc_put(tc, b, blk);
+    return true;
+}
+
+uint64_t anr_tc_ask_back_locked(struct anr_heap *h)
+{
+    if (h->tc_max_size == 0)
+        return 0;
+    h->tc_epoch++;
+    struct anr_tcache *tc = anr_tc_mine(h);
+    return tc != NULL ? flush_all(h, tc, false) : 0;
+}
+
+void anr_tc_totals_locked(const struct anr_heap *h, struct anr_tc_totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (unsigned i = 0; i < h->tc_threads; i++) {
+        const struct anr_tcache *tc = anr_tc_slot(h, i);
+        if (tc->owner == NULL)
+            continue;
+        t->callocs += atomic_load_explicit(&tc->callocs, memory_order_relaxed);
+        for (unsigned c = 0; c < h->nclasses; c++) {
+            uint64_t a = atomic_load_explicit(&tc->bins[c].allocs, memory_order_relaxed);
+            uint64_t f = atomic_load_explicit(&tc->bins[c].frees, memory_order_relaxed);
+            t->allocs += a;
+            t->frees += f;
+            t->net_blocks += a - f;
+            t->net_bytes += (a - f) * h->classes[c].size;
+        }
+    }
+}
+
+void anr_tc_fork_child(struct anr_heap *h)
+{
+    for (unsigned i = 0; i < h->tc_threads; i++) {
+        struct anr_tcache *tc = anr_tc_slot(h, i);
+        if (tc->owner != NULL && tc->owner != &anr_tc_self)
+            retire(h, tc, true);
+    }
+}
+
+void anr_tc_forget(struct anr_heap *h)
+{
+    for (unsigned i = 0; i < ANR_TC_HEAPS; i++)
+        if (anr_tc_self.e[i].heap == h)
+            anr_tc_self.e[i] = (struct anr_tc_entry){0};
+}
+
+static void thread_exit(void *arg)
+{
+    struct anr_tc_thread *self = arg;
+    /* A later destructor that allocates again sets the key anew. */
+    self->exit_hook = false;
+    for (unsigned i = 0; i < ANR_TC_HEAPS; i++) {
+        struct anr_tc_entry e = self->e[i];
+        self->e[i] = (struct anr_tc_entry){0};
+        if (e.heap == NULL)
+            continue;
+        anr_registry_lock();
+        if (anr_registry_has(e.heap, e.id)) {
+            anr_lock(e.heap);
+            retire(e.heap, e.cache, false);
+            anr_unlock(e.heap);
+        }
+        anr_registry_unlock();
+    }
+}

@@ -1,0 +1,41 @@
+/* fs.h: the mounted filesystem's state, shared by trackfs.c (set-up) and
+ * fs_ops.c (the FUSE low-level operations). */
+#ifndef TRACKFS_FS_H
+#define TRACKFS_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "trackfs/broker_link.h"
+#include "trackfs/inode_table.h"
+#include "trackfs/quota.h"
+
+/* Striped locks serialise storage changes of one backing inode (the
+ * charge, the change and the settle) without one lock for all data. */
+#define TFS_LOCK_STRIPES 64u
+
+struct tfs_fs {
+    int root_fd;          /* the backing directory */
+    struct tfs_node root; /* FUSE_ROOT_ID; never forgotten, not in the table */
+    struct tfs_inode_table table;
+    struct tfs_quota quota;
+    struct tfs_broker_link *broker; /* NULL: standalone */
+    uint64_t page_size;
+    double timeout_s; /* attribute and entry cache time */
+    pthread_mutex_t stripes[TFS_LOCK_STRIPES];
+};
+
+/* The operations table. */
+extern const struct fuse_lowlevel_ops tfs_ops;
+
+/* Sets up fs over the open directory root_fd (taken over). Returns 0 or a
+ * negative errno. The quota must be initialised by the caller. */
+int tfs_fs_init(struct tfs_fs *fs, int root_fd);
+
+/* Frees every node and closes the descriptors. */
+void tfs_fs_destroy(struct tfs_fs *fs);
+
+#endif

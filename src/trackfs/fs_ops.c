@@ -1,0 +1,831 @@
+/* fs_ops.c: the FUSE low-level operations, passed through to the backing
+ * directory, with quota taken before storage grows and given back after it
+ * shrinks.
+ *
+ * Every node keeps an O_PATH descriptor of its backing inode, so renames
+ * elsewhere never confuse it; operations on the inode itself go through
+ * "/proc/self/fd/N" or AT_EMPTY_PATH. A storage change runs under the
+ * inode's stripe lock: fstat (before), charge what it may add, change,
+ * fstat (after), settle the difference. So the books equal st_blocks of
+ * every inode whenever no change is running. */
+#include "trackfs/fs.h"
+
+#include "trackfs/usage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static struct tfs_fs *fs_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+static struct tfs_node *node_of(fuse_req_t req, fuse_ino_t ino)
+{
+    if (ino == FUSE_ROOT_ID)
+        return &fs_of(req)->root;
+    /* The low-level API hands back the value given at lookup: the node's address. */
+    return (struct tfs_node *)(uintptr_t)ino; // NOLINT(performance-no-int-to-ptr)
+}
+
+static pthread_mutex_t *stripe_of(struct tfs_fs *fs, uint64_t dev, uint64_t ino)
+{
+    uint64_t h = (ino ^ (dev << 17)) * UINT64_C(0x9e3779b97f4a7c15);
+    return &fs->stripes[(h >> 32) % TFS_LOCK_STRIPES];
+}
+
+static pthread_mutex_t *node_stripe(struct tfs_fs *fs, const struct tfs_node *n)
+{
+    return stripe_of(fs, n->dev, n->ino);
+}
+
+static void proc_path(char *buf, size_t size, int fd)
+{
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+static uint64_t data_pages(const struct tfs_fs *fs, const struct stat *st)
+{
+    return tfs_pages_of_blocks((uint64_t)st->st_blocks, fs->page_size);
+}
+
+/* Data pages of an open file, 0 when fstat fails. */
+static uint64_t fd_pages(const struct tfs_fs *fs, int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? data_pages(fs, &st) : 0;
+}
+
+/* Pages of [off, off+len) the file does not store yet: what a write or an
+ * allocation there may add. Exact on tmpfs (SEEK_DATA/SEEK_HOLE in pages);
+ * where those are unsupported every page of the range counts. */
+static uint64_t unstored_pages(int fd, uint64_t off, uint64_t len, uint64_t page)
+{
+    if (len == 0)
+        return 0;
+    uint64_t pos = off / page * page;
+    uint64_t end = (off + len + page - 1) / page * page;
+    uint64_t missing = 0;
+    while (pos < end) {
+        off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+        if (data < 0) {
+            if (errno == ENXIO) /* no data from pos on */
+                return missing + (end - pos) / page;
+            return (end - off / page * page) / page;
+        }
+        uint64_t d = (uint64_t)data;
+        if (d >= end)
+            return missing + (end - pos) / page;
+        if (d > pos)
+            missing += (d - pos) / page;
+        off_t hole = lseek(fd, (off_t)d, SEEK_HOLE);
+        if (hole < 0)
+            return (end - off / page * page) / page;
+        pos = ((uint64_t)hole + page - 1) / page * page;
+    }
+    return missing;
+}
+
+/* Looks `name` up below parent and fills e with one more lookup on its node.
+ * Returns 0 or an errno. */
+static int lookup_entry(struct tfs_fs *fs, struct tfs_node *parent, const char *name,
+                        struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
+    struct tfs_node *fresh = calloc(1, sizeof *fresh);
+    if (fresh == NULL) {
+        close(fd);
+        return ENOMEM;
+    }
+    fresh->dev = (uint64_t)e->attr.st_dev;
+    fresh->ino = (uint64_t)e->attr.st_ino;
+    fresh->fd = fd;
+    struct tfs_node *node = tfs_inode_table_ref(&fs->table, fresh);
+    if (node != fresh) {
+        close(fd);
+        free(fresh);
+        if (node == NULL)
+            return ENOMEM;
+    }
+    e->ino = (fuse_ino_t)(uintptr_t)node;
+    e->attr_timeout = fs->timeout_s;
+    e->entry_timeout = fs->timeout_s;
+    return 0;
+}
+
+static void free_node(struct tfs_node *n, void *arg)
+{
+    (void)arg;
+    if (n->fd >= 0)
+        close(n->fd);
+    free(n);
+}
+
+int tfs_fs_init(struct tfs_fs *fs, int root_fd)
+{
+    struct stat st;
+    if (fstat(root_fd, &st) < 0)
+        return -errno;
+    int rc = tfs_inode_table_init(&fs->table);
+    if (rc < 0)
+        return rc;
+    fs->root_fd = root_fd;
+    memset(&fs->root, 0, sizeof fs->root);
+    fs->root.fd = root_fd;
+    fs->root.dev = (uint64_t)st.st_dev;
+    fs->root.ino = (uint64_t)st.st_ino;
+    fs->root.lookups = 1;
+    for (unsigned i = 0; i < TFS_LOCK_STRIPES; i++)
+        pthread_mutex_init(&fs->stripes[i], NULL);
+    return 0;
+}
+
+void tfs_fs_destroy(struct tfs_fs *fs)
+{
+    tfs_inode_table_destroy(&fs->table, free_node, NULL);
+    for (unsigned i = 0; i < TFS_LOCK_STRIPES; i++)
+        pthread_mutex_destroy(&fs->stripes[i]);
+    if (fs->root_fd >= 0)
+        close(fs->root_fd);
+    fs->root_fd = -1;
+}
+
+/* The last link of an inode is gone (st: its state just before). Its
+ * storage is freed now, or at the last close when it is still open. Under
+ * the inode's stripe lock. */
+static void last_link_gone(struct tfs_fs *fs, const struct stat *st)
+{
+    if (tfs_inode_table_mark_unlinked_if_open(&fs->table, (uint64_t)st->st_dev,
+                                              (uint64_t)st->st_ino))
+        return;
+    struct tfs_node *n = tfs_inode_table_find(&fs->table, (uint64_t)st->st_dev,
+                                              (uint64_t)st->st_ino);
+    if (n != NULL && S_ISREG(st->st_mode)) {
+        /* Our O_PATH descriptor keeps the data alive until FORGET: free it. */
+        char path[64];
+        proc_path(path, sizeof path, n->fd);
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+    }
+    tfs_quota_release(&fs->quota, data_pages(fs, st), 1);
+}
+
+static void tfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+    (void)userdata;
+    /* Writes must arrive one by one so each is charged before it lands. */
+    conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+}
+
+static void tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fuse_entry_param e;
+    int err = lookup_entry(fs_of(req), node_of(req, parent), name, &e);
+    if (err != 0)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_entry(req, &e);
+}
+
+static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    if (ino == FUSE_ROOT_ID)
+        return;
+    struct tfs_node *n = node_of(req, ino);
+    if (tfs_inode_table_unref(&fs_of(req)->table, n, nlookup))
+        free_node(n, NULL);
+}
+
+static void tfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    forget_one(req, ino, nlookup);
+    fuse_reply_none(req);
+}
+
+static void tfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    for (size_t i = 0; i < count; i++)
+        forget_one(req, forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
+}
+
+static void tfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct stat st;
+    if (fstatat(node_of(req, ino)->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_attr(req, &st, fs_of(req)->timeout_s);
+}
+
+/* Changes the size (truncate) with the books kept. Returns 0 or an errno. */
+static int set_size(struct tfs_fs *fs, struct tfs_node *n, struct fuse_file_info *fi, off_t size)
+{
+    pthread_mutex_t *lock = node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    int fd = fi != NULL ? (int)fi->fh : -1;
+    int own = -1;
+    if (fd < 0) {
+        char path[64];
+        proc_path(path, sizeof path, n->fd);
+        own = open(path, O_WRONLY | O_CLOEXEC);
+        if (own < 0) {
+            int err = errno;
+            pthread_mutex_unlock(lock);
+            return err;
+        }
+        fd = own;
+    }
+    uint64_t before = fd_pages(fs, fd);
+    int err = ftruncate(fd, size) < 0 ? errno : 0;
+    tfs_quota_settle(&fs->quota, 0, before, fd_pages(fs, fd));
+    if (own >= 0)
+        close(own);
+    pthread_mutex_unlock(lock);
+    return err;
+}
+
+static void tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                        struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *n = node_of(req, ino);
+    char path[64];
+    proc_path(path, sizeof path, n->fd);
+    if (to_set & FUSE_SET_ATTR_MODE) {
+        int rc = fi != NULL ? fchmod((int)fi->fh, attr->st_mode) : chmod(path, attr->st_mode);
+        if (rc < 0) {
+            fuse_reply_err(req, errno);
+            return;
+        }
+    }
+    if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+        uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+        gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+        if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+            fuse_reply_err(req, errno);
+            return;
+        }
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        int err = set_size(fs, n, fi, attr->st_size);
+        if (err != 0) {
+            fuse_reply_err(req, err);
+            return;
+        }
+    }
+    if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+        struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+        if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+            tv[0].tv_nsec = UTIME_NOW;
+        else if (to_set & FUSE_SET_ATTR_ATIME)
+            tv[0] = attr->st_atim;
+        if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+            tv[1].tv_nsec = UTIME_NOW;
+        else if (to_set & FUSE_SET_ATTR_MTIME)
+            tv[1] = attr->st_mtim;
+        int rc = fi != NULL ? futimens((int)fi->fh, tv) : utimensat(AT_FDCWD, path, tv, 0);
+        if (rc < 0) {
+            fuse_reply_err(req, errno);
+            return;
+        }
+    }
+    tfs_getattr(req, ino, fi);
+}
+
+/* After a new inode appeared under parent as name: owned by the caller,
+ * looked up into e. On failure the name is removed again. Returns 0 or an
+ * errno. */
+static int finish_new(fuse_req_t req, struct tfs_node *parent, const char *name, bool is_dir,
+                      struct fuse_entry_param *e)
+{
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    int err = 0;
+    if (fchownat(parent->fd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        err = errno;
+    if (err == 0)
+        err = lookup_entry(fs_of(req), parent, name, e);
+    if (err != 0)
+        unlinkat(parent->fd, name, is_dir ? AT_REMOVEDIR : 0);
+    return err;
+}
+
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      dev_t rdev, const char *link_target)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *p = node_of(req, parent);
+    /* A long symlink may take a page of its own: charged, then settled. */
+    uint64_t guess = link_target != NULL ? 1 : 0;
+    if (tfs_quota_charge(&fs->quota, guess, 1) < 0) {
+        fuse_reply_err(req, ENOSPC);
+        return;
+    }
+    int rc;
+    if (link_target != NULL)
+        rc = symlinkat(link_target, p->fd, name);
+    else if (S_ISDIR(mode))
+        rc = mkdirat(p->fd, name, mode & 07777);
+    else
+        rc = mknodat(p->fd, name, mode, rdev);
+    int err = rc < 0 ? errno : 0;
+    struct fuse_entry_param e;
+    if (err == 0)
+        err = finish_new(req, p, name, S_ISDIR(mode), &e);
+    if (err != 0) {
+        tfs_quota_release(&fs->quota, guess, 1);
+        fuse_reply_err(req, err);
+        return;
+    }
+    tfs_quota_settle(&fs->quota, guess, 0, data_pages(fs, &e.attr));
+    fuse_reply_entry(req, &e);
+}
+
+static void tfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      dev_t rdev)
+{
+    make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void tfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+static void tfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void tfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    char buf[PATH_MAX + 1];
+    ssize_t n = readlinkat(node_of(req, ino)->fd, "", buf, sizeof buf);
+    if (n < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    if ((size_t)n >= sizeof buf) {
+        fuse_reply_err(req, ENAMETOOLONG);
+        return;
+    }
+    buf[n] = '\0';
+    fuse_reply_readlink(req, buf);
+}
+
+static void tfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct tfs_node *n = node_of(req, ino);
+    struct tfs_node *p = node_of(req, newparent);
+    if (linkat(n->fd, "", p->fd, newname, AT_EMPTY_PATH) < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    struct fuse_entry_param e;
+    int err = lookup_entry(fs_of(req), p, newname, &e);
+    if (err != 0)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_entry(req, &e);
+}
+
+/* Removes a name (unlink, rmdir) and gives back what the inode stored when
+ * that was its last link. */
+static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *p = node_of(req, parent);
+    struct stat st;
+    if (fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    pthread_mutex_t *lock = stripe_of(fs, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+    pthread_mutex_lock(lock);
+    /* The state under the lock: a write may have finished meanwhile. */
+    int err = fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+    if (err == 0 && unlinkat(p->fd, name, flags) < 0)
+        err = errno;
+    if (err == 0) {
+        if (flags & AT_REMOVEDIR)
+            tfs_quota_release(&fs->quota, data_pages(fs, &st), 1);
+        else if (st.st_nlink <= 1)
+            last_link_gone(fs, &st);
+    }
+    pthread_mutex_unlock(lock);
+    fuse_reply_err(req, err);
+}
+
+static void tfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    remove_name(req, parent, name, 0);
+}
+
+static void tfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    remove_name(req, parent, name, AT_REMOVEDIR);
+}
+
+static void tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                       const char *newname, unsigned int flags)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *p = node_of(req, parent);
+    struct tfs_node *np = node_of(req, newparent);
+    if (flags & ~(unsigned)RENAME_NOREPLACE) {
+        fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE and whiteouts: not yet */
+        return;
+    }
+    struct stat src, dst;
+    memset(&dst, 0, sizeof dst);
+    if (fstatat(p->fd, name, &src, AT_SYMLINK_NOFOLLOW) < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    bool replaces = fstatat(np->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    !(dst.st_dev == src.st_dev && dst.st_ino == src.st_ino);
+    bool locked = replaces;
+    pthread_mutex_t *lock = stripe_of(fs, (uint64_t)dst.st_dev, (uint64_t)dst.st_ino);
+    if (locked) {
+        pthread_mutex_lock(lock);
+        if (fstatat(np->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0)
+            replaces = false;
+    }
+    int err = renameat2(p->fd, name, np->fd, newname, flags) < 0 ? errno : 0;
+    if (err == 0 && replaces) {
+        if (S_ISDIR(dst.st_mode))
+            tfs_quota_release(&fs->quota, data_pages(fs, &dst), 1);
+        else if (dst.st_nlink <= 1)
+            last_link_gone(fs, &dst);
+    }
+    if (locked)
+        pthread_mutex_unlock(lock);
+    fuse_reply_err(req, err);
+}
+
+/* Opens the node's inode for I/O with the open(2) flags. Returns the fd or
+ * -errno. O_TRUNC is settled with the books. */
+static int open_node(struct tfs_fs *fs, struct tfs_node *n, int flags)
+{
+    char path[64];
+    proc_path(path, sizeof path, n->fd);
+    flags &= ~(O_NOFOLLOW | O_CREAT | O_EXCL);
+    flags |= O_CLOEXEC;
+    if (!(flags & O_TRUNC)) {
+        int fd = open(path, flags);
+        return fd < 0 ? -errno : fd;
+    }
+    pthread_mutex_t *lock = node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    struct stat st;
+    uint64_t before = fstatat(n->fd, "", &st, AT_EMPTY_PATH) == 0 ? data_pages(fs, &st) : 0;
+    int fd = open(path, flags);
+    int rc = fd < 0 ? -errno : fd;
+    if (fd >= 0)
+        tfs_quota_settle(&fs->quota, 0, before, fd_pages(fs, fd));
+    pthread_mutex_unlock(lock);
+    return rc;
+}
+
+static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *n = node_of(req, ino);
+    int fd = open_node(fs, n, fi->flags);
+    if (fd < 0) {
+        fuse_reply_err(req, -fd);
+        return;
+    }
+    fi->fh = (uint64_t)fd;
+    tfs_inode_table_open(&fs->table, n);
+    if (fuse_reply_open(req, fi) != 0) { /* interrupted: the kernel will not release it */
+        bool freed;
+        tfs_inode_table_close(&fs->table, n, &freed);
+        close(fd);
+    }
+}
+
+static void tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                       struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *p = node_of(req, parent);
+    if (tfs_quota_charge(&fs->quota, 0, 1) < 0) {
+        fuse_reply_err(req, ENOSPC);
+        return;
+    }
+    int flags = (fi->flags & ~(O_NOFOLLOW | O_TRUNC)) | O_CREAT | O_EXCL | O_CLOEXEC;
+    int fd = openat(p->fd, name, flags, mode);
+    if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
+        /* Created by someone else meanwhile: no new inode to charge. */
+        tfs_quota_release(&fs->quota, 0, 1);
+        struct fuse_entry_param e;
+        int err = lookup_entry(fs, p, name, &e);
+        if (err != 0) {
+            fuse_reply_err(req, err);
+            return;
+        }
+        struct tfs_node *n = node_of(req, e.ino);
+        fd = open_node(fs, n, fi->flags);
+        if (fd < 0) {
+            forget_one(req, e.ino, 1);
+            fuse_reply_err(req, -fd);
+            return;
+        }
+        fi->fh = (uint64_t)fd;
+        tfs_inode_table_open(&fs->table, n);
+        fuse_reply_create(req, &e, fi);
+        return;
+    }
+    if (fd < 0) {
+        int err = errno;
+        tfs_quota_release(&fs->quota, 0, 1);
+        fuse_reply_err(req, err);
+        return;
+    }
+    struct fuse_entry_param e;
+    int err = finish_new(req, p, name, false, &e);
+    if (err != 0) {
+        close(fd);
+        tfs_quota_release(&fs->quota, 0, 1);
+        fuse_reply_err(req, err);
+        return;
+    }
+    fi->fh = (uint64_t)fd;
+    struct tfs_node *n = node_of(req, e.ino);
+    tfs_inode_table_open(&fs->table, n);
+    if (fuse_reply_create(req, &e, fi) != 0) {
+        bool freed;
+        tfs_inode_table_close(&fs->table, n, &freed);
+        close(fd);
+    }
+}
+
+static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = (enum fuse_buf_flags)(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    buf.buf[0].fd = (int)fi->fh;
+    buf.buf[0].pos = off;
+    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void tfs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+                      struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *n = node_of(req, ino);
+    int fd = (int)fi->fh;
+    pthread_mutex_t *lock = node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    uint64_t before = fd_pages(fs, fd);
+    uint64_t charge = unstored_pages(fd, (uint64_t)off, size, fs->page_size);
+    if (tfs_quota_charge(&fs->quota, charge, 0) < 0) {
+        pthread_mutex_unlock(lock);
+        fuse_reply_err(req, ENOSPC);
+        return;
+    }
+    ssize_t done = pwrite(fd, data, size, off);
+    int err = done < 0 ? errno : 0;
+    tfs_quota_settle(&fs->quota, charge, before, fd_pages(fs, fd));
+    pthread_mutex_unlock(lock);
+    if (err != 0)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_write(req, (size_t)done);
+}
+
+static void tfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                          struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *n = node_of(req, ino);
+    int fd = (int)fi->fh;
+    pthread_mutex_t *lock = node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    uint64_t before = fd_pages(fs, fd);
+    uint64_t charge = (mode & FALLOC_FL_PUNCH_HOLE)
+                          ? 0
+                          : unstored_pages(fd, (uint64_t)offset, (uint64_t)length, fs->page_size);
+    if (tfs_quota_charge(&fs->quota, charge, 0) < 0) {
+        pthread_mutex_unlock(lock);
+        fuse_reply_err(req, ENOSPC);
+        return;
+    }
+    int err = fallocate(fd, mode, offset, length) < 0 ? errno : 0;
+    tfs_quota_settle(&fs->quota, charge, before, fd_pages(fs, fd));
+    pthread_mutex_unlock(lock);
+    fuse_reply_err(req, err);
+}
+
+static void tfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct tfs_fs *fs = fs_of(req);
+    struct tfs_node *n = node_of(req, ino);
+    int fd = (int)fi->fh;
+    pthread_mutex_t *lock = node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    bool freed = false;
+    bool was_unlinked = n->unlinked;
+    uint32_t left = tfs_inode_table_close(&fs->table, n, &freed);
+    if (left == 0 && was_unlinked) {
+        uint64_t pages = fd_pages(fs, fd);
+        char path[64];
+        proc_path(path, sizeof path, n->fd);
+        int wfd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (wfd >= 0)
+            close(wfd);
+        n->unlinked = false;
+        tfs_quota_release(&fs->quota, pages, 1);
+    }
+    close(fd);
+    pthread_mutex_unlock(lock);
+    if (freed)
+        free_node(n, NULL);
+    fuse_reply_err(req, 0);
+}
+
+static void tfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino;
+    int rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+    fuse_reply_err(req, rc < 0 ? errno : 0);
+}
+
+/* An open directory: the stream and the entry that did not fit last time. */
+struct tfs_dir {
+    DIR *dp;
+    off_t offset;
+    struct dirent *pending;
+};
+
+static void tfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct tfs_node *n = node_of(req, ino);
+    struct tfs_dir *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    int fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || (d->dp = fdopendir(fd)) == NULL) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        free(d);
+        fuse_reply_err(req, err);
+        return;
+    }
+    fi->fh = (uint64_t)(uintptr_t)d;
+    if (fuse_reply_open(req, fi) != 0) {
+        closedir(d->dp);
+        free(d);
+    }
+}
+
+static void tfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                        struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct tfs_dir *d = (struct tfs_dir *)(uintptr_t)fi->fh; // NOLINT(performance-no-int-to-ptr): set by opendir
+    char *buf = malloc(size);
+    if (buf == NULL) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    if (off != d->offset) {
+        seekdir(d->dp, (long)off);
+        d->pending = NULL;
+        d->offset = off;
+    }
+    size_t used = 0;
+    int err = 0;
+    for (;;) {
+        if (d->pending == NULL) {
+            errno = 0;
+            d->pending = readdir(d->dp);
+            if (d->pending == NULL) {
+                err = errno;
+                break;
+            }
+        }
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        st.st_ino = d->pending->d_ino;
+        st.st_mode = (mode_t)d->pending->d_type << 12;
+        off_t next = (off_t)d->pending->d_off;
+        size_t len = fuse_add_direntry(req, buf + used, size - used, d->pending->d_name, &st,
+                                       next);
+        if (len > size - used)
+            break; /* kept for the next call */
+        used += len;
+        d->pending = NULL;
+        d->offset = next;
+    }
+    if (err != 0 && used == 0)
+        fuse_reply_err(req, err);
+    else
+        fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+static void tfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    struct tfs_dir *d = (struct tfs_dir *)(uintptr_t)fi->fh; // NOLINT(performance-no-int-to-ptr): set by opendir
+    closedir(d->dp);
+    free(d);
+    fuse_reply_err(req, 0);
+}
+
+static void tfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)ino;
+    (void)datasync;
+    (void)fi;
+    fuse_reply_err(req, 0);
+}
+
+static void tfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    (void)ino;
+    struct tfs_fs *fs = fs_of(req);
+    struct statvfs backing;
+    if (fstatvfs(fs->root_fd, &backing) < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    struct tfs_quota_stats qs;
+    tfs_quota_get_stats(&fs->quota, &qs);
+    /* Size: what is held, plus (broker mode) what the pool could still give. */
+    uint64_t total = qs.held;
+    if (fs->broker != NULL)
+        total += tfs_broker_link_pool(fs->broker);
+    if (total < qs.used)
+        total = qs.used;
+    struct statvfs out = backing;
+    out.f_bsize = (unsigned long)fs->page_size;
+    out.f_frsize = (unsigned long)fs->page_size;
+    out.f_blocks = (fsblkcnt_t)total;
+    out.f_bfree = (fsblkcnt_t)(total - qs.used);
+    out.f_bavail = out.f_bfree;
+    fuse_reply_statfs(req, &out);
+}
+
+const struct fuse_lowlevel_ops tfs_ops = {
+    .init = tfs_init,
+    .lookup = tfs_lookup,
+    .forget = tfs_forget,
+    .forget_multi = tfs_forget_multi,
+    .getattr = tfs_getattr,
+    .setattr = tfs_setattr,
+    .readlink = tfs_readlink,
+    .mknod = tfs_mknod,
+    .mkdir = tfs_mkdir,
+    .symlink = tfs_symlink,
+    .link = tfs_link,
+    .unlink = tfs_unlink,
+    .rmdir = tfs_rmdir,
+    .rename = tfs_rename,
+    .open = tfs_open,
+    .create = tfs_create,
+    .read = tfs_read,
+    .write = tfs_write,
+    .fallocate = tfs_fallocate,
+    .flush = tfs_flush,
+    .release = tfs_release,
+    .fsync = tfs_fsync,
+    .opendir = tfs_opendir,
+    .readdir = tfs_readdir,
+    .releasedir = tfs_releasedir,
+    .fsyncdir = tfs_fsyncdir,
+    .statfs = tfs_statfs,
+};

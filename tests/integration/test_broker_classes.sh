@@ -5,26 +5,13 @@
 # get however much they ask for.
 # usage: test_broker_classes.sh PATH_TO_MBSERVER PATH_TO_MBCTL
 set -uo pipefail
+source "$(dirname "$0")/testlib.sh"
 server=${1:?usage: test_broker_classes.sh MBSERVER MBCTL}
 mbctl=${2:?usage: test_broker_classes.sh MBSERVER MBCTL}
 tmp=$(mktemp -d /tmp/mb-classes.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-expect() { # expect NAME STATUS PATTERN -- command...
-  local name=$1 want=$2 pattern=$3; shift 4
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [[ $status -eq $want ]] && grep -Eq -- "$pattern" <<<"$out"; then passed=$((passed + 1))
-  else failed=$((failed + 1)); printf 'FAIL %s: exit %s (want %s):\n%s\n(wanted /%s/)\n' "$name" "$status" "$want" "$out" "$pattern"; fi
-}
-wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.05; done; return 1; }
-json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # A copy of mbctl under another name: its comm is "mbplayer".
 cp "$mbctl" "$tmp/mbplayer"

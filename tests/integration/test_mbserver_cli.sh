@@ -2,26 +2,12 @@
 # mbserver's command line and config checking: exact exit codes and messages.
 # usage: test_mbserver_cli.sh PATH_TO_MBSERVER
 set -uo pipefail
+source "$(dirname "$0")/testlib.sh"
 bin=${1:?usage: test_mbserver_cli.sh PATH_TO_MBSERVER}
 tmp=$(mktemp -d /tmp/mb-cli.XXXXXX)
 server_pid=
 cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-passed=0 failed=0
-
-# expect NAME STATUS PATTERN -- command...: the exit status must be STATUS and
-# the combined output must match the extended regex PATTERN.
-expect() {
-  local name=$1 want_status=$2 pattern=$3; shift 4
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [[ $status -eq $want_status ]] && grep -Eq -- "$pattern" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    printf 'FAIL %s: exit %s (want %s), output:\n%s\n(wanted /%s/)\n' "$name" "$status" "$want_status" "$out" "$pattern"
-  fi
-}
 
 page=$(getconf PAGESIZE)
 cat >"$tmp/good.conf" <<CONF

@@ -6,6 +6,7 @@
 #include "membroker/client.h"
 #include "tools/mbconf_check.h"
 #include "tools/mbconf_generate.h"
+#include "tools/mbconf_tune_run.h"
 #include "tools/mbfrag_root.h"
 
 #include <errno.h>
@@ -29,17 +30,28 @@ static void usage(FILE *to)
         "                       [--reserve-kernel SIZE] [--reserve-cache SIZE]\n"
         "                       [--reserve-stacks SIZE] [--reserve-dma SIZE]\n"
         "       mbconf check [--root DIR] [--socket PATH]\n"
+        "       mbconf tune [--cgroup DIR] [--config FILE] [--start SIZE] [--step SIZE]\n"
+        "                   [--max SIZE] [--working-set SIZE] [--margin PERCENT]\n"
+        "                   [--window MS] [--timeout S] [--psi-permille N]\n"
+        "                   [--majfault-rate N] [--workdir DIR]\n"
         "\n"
         "  generate  an mbserver config whose TOTAL is MemTotal minus the reserves:\n"
         "            kernel (measured from meminfo, +25%%), page cache (12.5%% of MemTotal),\n"
         "            thread stacks (8M), DMA (CmaTotal); each figure explained in comments\n"
         "  check     audits overcommit, swap and zram, PSI, memory cgroups, THP,\n"
         "            min_free_kbytes, FUSE, whether mbserver answers, its oom_score_adj\n"
+        "  tune      holds more and more memory (start 50%%, step 5%%, up to 100%% of the\n"
+        "            capacity: MemTotal, or the limit of --cgroup) while reading a working\n"
+        "            set (12.5%%); at the first window with pressure (PSI some >= 5%%, or\n"
+        "            >= 50 major faults/s, or the OOM killer) it recommends the last quiet\n"
+        "            amount less a margin (10%%) as TOTAL, and writes it into --config\n"
         "\n"
-        "SIZE: bytes with K, M, G or T, pages with p, or a percentage of MemTotal (10%%).\n"
+        "SIZE: bytes with K, M, G or T, pages with p, or a percentage of MemTotal (10%%;\n"
+        "tune: of the capacity).\n"
         "--root DIR reads every /proc, /sys and /dev path under DIR.\n"
-        "Exit status: 0 done (check: nothing needs attention), 1 generate failed or\n"
-        "check found something that needs attention, 2 usage error.\n");
+        "Exit status: 0 done (check: nothing needs attention), 1 generate or tune failed\n"
+        "or check found something that needs attention, 2 usage error, 130 tune stopped\n"
+        "by a signal (nothing written).\n");
 }
 
 static int read_meminfo(const char *root, struct mb_meminfo *mem)
@@ -151,6 +163,114 @@ static int cmd_check(const char *root, const char *socket)
     return attention ? EXIT_ATTENTION : EXIT_OK;
 }
 
+/* ---- tune --------------------------------------------------------------- */
+
+enum { TUNE_CGROUP = 300, TUNE_CONFIG, TUNE_START, TUNE_STEP, TUNE_MAX, TUNE_WORKING_SET,
+       TUNE_MARGIN, TUNE_WINDOW, TUNE_TIMEOUT, TUNE_PSI, TUNE_MAJFAULT, TUNE_WORKDIR, TUNE_HELP };
+
+/* A number in [min, max] from an option's text; false after a message. */
+static bool tune_number(const char *name, const char *text, uint64_t min, uint64_t max,
+                        uint64_t *out)
+{
+    char why_text[160] = "";
+    struct mb_strbuf why;
+    mb_strbuf_init(&why, why_text, sizeof why_text);
+    if (mb_value_parse_u64(text, strlen(text), out, &why) < 0) {
+        fprintf(stderr, "mbconf: tune: --%s \"%s\": %s\n", name, text, why_text);
+        return false;
+    }
+    if (*out < min || *out > max) {
+        fprintf(stderr, "mbconf: tune: --%s %s: want %llu to %llu\n", name, text,
+                (unsigned long long)min, (unsigned long long)max);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_tune(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"cgroup", required_argument, NULL, TUNE_CGROUP},
+        {"config", required_argument, NULL, TUNE_CONFIG},
+        {"start", required_argument, NULL, TUNE_START},
+        {"step", required_argument, NULL, TUNE_STEP},
+        {"max", required_argument, NULL, TUNE_MAX},
+        {"working-set", required_argument, NULL, TUNE_WORKING_SET},
+        {"margin", required_argument, NULL, TUNE_MARGIN},
+        {"window", required_argument, NULL, TUNE_WINDOW},
+        {"timeout", required_argument, NULL, TUNE_TIMEOUT},
+        {"psi-permille", required_argument, NULL, TUNE_PSI},
+        {"majfault-rate", required_argument, NULL, TUNE_MAJFAULT},
+        {"workdir", required_argument, NULL, TUNE_WORKDIR},
+        {"help", no_argument, NULL, TUNE_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct mbconf_tune_options opts;
+    mbconf_tune_options_init(&opts);
+    optind = 2;
+    int opt;
+    uint64_t number;
+    while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+        const char *name = opt >= TUNE_CGROUP && opt <= TUNE_HELP ? options[opt - TUNE_CGROUP].name : "";
+        struct mb_size *size = NULL;
+        switch (opt) {
+        case TUNE_CGROUP: opts.cgroup = optarg; break;
+        case TUNE_CONFIG: opts.config = optarg; break;
+        case TUNE_WORKDIR: opts.workdir = optarg; break;
+        case TUNE_START: size = &opts.start; break;
+        case TUNE_STEP: size = &opts.step; break;
+        case TUNE_MAX: size = &opts.max; break;
+        case TUNE_WORKING_SET: size = &opts.working_set; break;
+        case TUNE_MARGIN:
+            if (!tune_number(name, optarg, 0, 99, &number))
+                return EXIT_USAGE;
+            opts.margin_percent = (uint32_t)number;
+            break;
+        case TUNE_WINDOW:
+            if (!tune_number(name, optarg, 100, 600000, &number))
+                return EXIT_USAGE;
+            opts.window_ms = (unsigned)number;
+            break;
+        case TUNE_TIMEOUT:
+            if (!tune_number(name, optarg, 1, 86400, &number))
+                return EXIT_USAGE;
+            opts.timeout_s = (unsigned)number;
+            break;
+        case TUNE_PSI:
+            if (!tune_number(name, optarg, 0, 1000, &number))
+                return EXIT_USAGE;
+            opts.limits.psi_some_permille = (uint32_t)number;
+            break;
+        case TUNE_MAJFAULT:
+            if (!tune_number(name, optarg, 0, 1000000, &number))
+                return EXIT_USAGE;
+            opts.limits.majfaults_per_second = (uint32_t)number;
+            break;
+        case TUNE_HELP: usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+        if (size != NULL) {
+            char why_text[160] = "";
+            struct mb_strbuf why;
+            mb_strbuf_init(&why, why_text, sizeof why_text);
+            if (mb_value_parse_size(optarg, strlen(optarg), MB_SIZE_ALLOW_PERCENT, size, &why) < 0) {
+                fprintf(stderr, "mbconf: tune: --%s \"%s\": %s\n", name, optarg, why_text);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mbconf: unexpected argument \"%s\"\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (opts.limits.psi_some_permille == 0 && opts.limits.majfaults_per_second == 0) {
+        fprintf(stderr, "mbconf: tune: --psi-permille 0 and --majfault-rate 0 leave only the OOM "
+                        "killer to notice pressure; set one of them\n");
+        return EXIT_USAGE;
+    }
+    return mbconf_tune_run(&opts, stdout);
+}
+
 enum { OPT_ROOT = 256, OPT_OUTPUT, OPT_SOCKET, OPT_KERNEL, OPT_CACHE, OPT_STACKS, OPT_DMA,
        OPT_HELP };
 
@@ -161,6 +281,8 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : EXIT_OK;
     }
     const char *command = argv[1];
+    if (strcmp(command, "tune") == 0)
+        return cmd_tune(argc, argv);
     bool generate = strcmp(command, "generate") == 0, check = strcmp(command, "check") == 0;
     if (!generate && !check) {
         fprintf(stderr, "mbconf: unknown command \"%s\"\n", command);

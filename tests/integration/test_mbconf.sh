@@ -40,7 +40,7 @@ expect too-much 1 "the reserves \(.*\) leave nothing of MemTotal" -- \
   "$mbconf" generate --root "$fixtures/root-arm256" --reserve-cache 100%
 expect bad-size 2 '--reserve-dma "12Q": unknown size suffix' -- "$mbconf" generate --reserve-dma 12Q
 expect no-meminfo 1 "cannot read meminfo" -- "$mbconf" generate --root "$tmp/none"
-expect tune-not-built 2 'unknown command "tune"' -- "$mbconf" tune
+expect unknown-command 2 'unknown command "tuning"' -- "$mbconf" tuning
 expect check-option 2 "check: option --output does not apply" -- "$mbconf" check --output x
 expect live-generate 0 "^TOTAL               [0-9]+K$" -- "$mbconf" generate
 

@@ -1,9 +1,9 @@
 /* mbconf_tune_run.c: the live loop of `mbconf tune` (see the header). */
 #include "tools/mbconf_tune_run.h"
 
-#include "common/numparse.h"
 #include "common/proc_meminfo.h"
 #include "common/proc_pressure.h"
+#include "common/proc_vmstat.h"
 #include "common/units.h"
 #include "tools/mbconf_generate.h"
 #include "tools/mbconf_tune_load.h"
@@ -69,26 +69,14 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* The value of `key` in a "key value" per line file. */
+/* The value of `key` in a "key value" per line file (/proc/vmstat, and a
+ * cgroup's memory.stat, which has the same form). */
 static int read_counter(const char *path, const char *key, uint64_t *value)
 {
     static char buf[64 * 1024];
     size_t len = 0;
     int rc = mbfrag_root_read(NULL, path, buf, sizeof buf, &len);
-    if (rc < 0)
-        return rc;
-    size_t key_len = strlen(key);
-    for (size_t pos = 0; pos < len;) {
-        const char *line = buf + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t line_len = nl != NULL ? (size_t)(nl - line) : len - pos;
-        if (line_len > key_len + 1 && memcmp(line, key, key_len) == 0 && line[key_len] == ' ')
-            return mb_parse_u64_exact(line + key_len + 1, line_len - key_len - 1, value) < 0
-                       ? -EINVAL
-                       : 0;
-        pos += line_len + 1;
-    }
-    return -ENOENT;
+    return rc < 0 ? rc : mb_vmstat_lookup(buf, len, key, value);
 }
 
 static int read_psi(const char *path, struct mb_pressure *psi)

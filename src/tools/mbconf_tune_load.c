@@ -105,8 +105,10 @@ static _Noreturn void load_main(int command_fd, int reply_fd, int ws_fd, uint64_
     bool started = false;
     for (;;) {
         /* Until the first command, block; after it, read the working set
-         * between commands. */
-        int ready = poll(&pfd, 1, started ? 0 : -1);
+         * between commands, a pass every 10 ms at most: often enough that
+         * evicted pages are faulted back within a window, without spinning
+         * a CPU when the working set is small. */
+        int ready = poll(&pfd, 1, started ? 10 : -1);
         if (ready > 0) {
             uint64_t want;
             ssize_t n = read(command_fd, &want, sizeof want);
@@ -127,8 +129,6 @@ static _Noreturn void load_main(int command_fd, int reply_fd, int ws_fd, uint64_
         }
         if (started && ws != NULL)
             touch_working_set(ws, ws_bytes, page);
-        else if (started)
-            poll(&pfd, 1, 100);
     }
 }
 

@@ -40,13 +40,18 @@
  *   passed, -ENOENT/-ECONNREFUSED no server at the path, -ECONNRESET the
  *   server went away during the call, -EPROTO the server sent something
  *   the protocol does not allow, -ENAMETOOLONG path or name too long,
- *   -EBUSY a REQUEST/RESERVE is already pending on this client, -EMFILE
- *   too many clients in this process, -EAGAIN no free waiter slot before
- *   the timeout, -EDEADLK dispatch called from a give-back callback);
+ *   -EBUSY a REQUEST/RESERVE/RECLAIM is already pending on this client,
+ *   -EMFILE too many clients in this process, -EAGAIN no free waiter slot
+ *   before the timeout, -EDEADLK dispatch called from a give-back callback);
  * - or a server refusal, MB_CLIENT_ERR(code) = -(MB_CLIENT_ERR_BASE + code)
  *   for the MB_ERR_* codes of membroker/protocol.h (e.g.
  *   MB_CLIENT_ERR(MB_ERR_NOMEM) = -1006). These never collide with errno
- *   values (Linux errno values stay below 200).
+ *   values (Linux errno values stay below 200). A connection the server
+ *   refuses outright is reported the same way, with the server's reason,
+ *   not as -ECONNRESET: MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED) (uid/gid not
+ *   in the server's ALLOW_UIDS/ALLOW_GIDS), MB_CLIENT_ERR(
+ *   MB_ERR_TOO_MANY_CLIENTS) (server full). Such a refusal ends the call
+ *   at once; later calls try again, at most once per backoff step.
  * mb_client_strerror() names either kind.
  *
  * Protocol rules relied on (docs/protocol.md, "Sequencing rules"): every
@@ -218,7 +223,7 @@ int mb_client_connect_timeout(struct mb_client *c, uint32_t timeout_ms);
 /* REQUEST: asks for up to `pages`; the server may grant fewer, even 0, and
  * answers within its own request timeout. *granted (may be NULL) gets the
  * pages granted, which are added to the balance. Returns 0 or an error
- * (-EINVAL for pages >= 2^63, -EBUSY when a REQUEST/RESERVE is pending,
+ * (-EINVAL for pages >= 2^63, -EBUSY when a REQUEST/RESERVE/RECLAIM is pending,
  * MB_CLIENT_ERR(MB_ERR_CLASS_LIMIT), -ETIMEDOUT...). After a timeout the
  * request is cancelled; if the server granted it meanwhile the call
  * succeeds. Blocks up to the client's default timeout or timeout_ms. */
@@ -230,13 +235,15 @@ int mb_client_request_timeout(struct mb_client *c, uint64_t pages, uint64_t *gra
  * (0: as long as it takes). Returns 0 (the pages are added to the balance),
  * MB_CLIENT_ERR(MB_ERR_NOMEM), MB_CLIENT_ERR(MB_ERR_TIMED_OUT) (server
  * deadline), MB_CLIENT_ERR(MB_ERR_CANCELLED) (mb_client_cancel from another
- * thread), -ETIMEDOUT (the local timeout; the reserve is then cancelled), or
- * another error. The plain form waits MB_CLIENT_WAIT_FOREVER. */
+ * thread), -ETIMEDOUT (the local timeout; the reserve is then cancelled),
+ * -ECONNRESET (the server went away while it waited: nothing was granted
+ * and the RESERVE is not sent again; the next call reconnects), or another
+ * error. The plain form waits MB_CLIENT_WAIT_FOREVER. */
 int mb_client_reserve(struct mb_client *c, uint64_t pages, uint32_t deadline_ms);
 int mb_client_reserve_timeout(struct mb_client *c, uint64_t pages, uint32_t deadline_ms,
                               uint32_t timeout_ms);
 
-/* CANCEL: cancels the REQUEST/RESERVE pending on c (normally from another
+/* CANCEL: cancels the REQUEST/RESERVE/RECLAIM pending on c (normally from another
  * thread than the one waiting in it). Returns 0 when the server accepted
  * the cancel, -ENOENT when nothing is pending, or
  * MB_CLIENT_ERR(MB_ERR_NO_SUCH_REQUEST) when it completed first. */
@@ -251,6 +258,28 @@ int mb_client_cancel_timeout(struct mb_client *c, uint32_t timeout_ms);
  * them); after -ETIMEDOUT they stay out. */
 int mb_client_return(struct mb_client *c, uint64_t pages);
 int mb_client_return_timeout(struct mb_client *c, uint64_t pages, uint32_t timeout_ms);
+
+/* RECLAIM (source clients): takes back `pages` of the capacity lent to the
+ * pool, all or nothing, as the server finds them (from its pool at once, or
+ * by asking other clients to give back at urgent level). deadline_ms is the
+ * server-side deadline (0: as long as it takes). Returns 0 when repaid:
+ * the capacity lent (mb_client_lent, and what a reconnect's HELLO lends)
+ * shrinks by `pages`; the balance does not change. Errors:
+ * MB_CLIENT_ERR(MB_ERR_WRONG_KIND) for a client that is not a source and
+ * MB_CLIENT_ERR(MB_ERR_OVER_BALANCE) for more than it still lends (both
+ * without sending anything), MB_CLIENT_ERR(MB_ERR_NOMEM) (every client
+ * asked refused), MB_CLIENT_ERR(MB_ERR_TIMED_OUT) (server deadline),
+ * MB_CLIENT_ERR(MB_ERR_CANCELLED) (mb_client_cancel), -EBUSY (a
+ * REQUEST/RESERVE/RECLAIM is pending), -ETIMEDOUT (the local timeout; the
+ * reclaim is then cancelled), -ECONNRESET (the server went away: nothing
+ * was repaid, the reconnect lends the whole capacity again), or another
+ * error. The plain form waits MB_CLIENT_WAIT_FOREVER. */
+int mb_client_reclaim(struct mb_client *c, uint64_t pages, uint32_t deadline_ms);
+int mb_client_reclaim_timeout(struct mb_client *c, uint64_t pages, uint32_t deadline_ms,
+                              uint32_t timeout_ms);
+/* The capacity a source client lends, as the library counts it: the
+ * options' capacity less what RECLAIM repaid. 0 for other kinds. No I/O. */
+uint64_t mb_client_lent(struct mb_client *c);
 
 /* QUERY: the balance as the server sees it, pool and total. Returns 0 or an
  * error. */
@@ -316,6 +345,16 @@ int mb_client_dispatch(struct mb_client *c);
  * pthread_create error (negative). stop joins it; 0 or -ESRCH. */
 int mb_client_helper_start(struct mb_client *c);
 int mb_client_helper_stop(struct mb_client *c);
+
+/* PRESSURE: tells the server the kernel's memory pressure (enum
+ * mb_pressure_level), as mbwatch does. Only a connection the server trusts
+ * (uid 0 or its PRIVILEGED_UIDS) may send it; others get
+ * MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED). Any kind of client may send it (a
+ * watcher is a simple client holding nothing). Returns 0 when the server
+ * accepted the level, -EINVAL for a level >= MB_PRESSURE_COUNT, or another
+ * error. Blocks up to the client's default timeout or timeout_ms. */
+int mb_client_pressure(struct mb_client *c, uint8_t level);
+int mb_client_pressure_timeout(struct mb_client *c, uint8_t level, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -62,7 +62,7 @@ struct client_state {
     char name[MB_NAME_BUF];
     char class_name[MB_NAME_BUF];
     uint8_t kind;
-    uint64_t capacity;
+    uint64_t capacity;  /* source: lent now (HELLO re-lends it); RECLAIM shrinks it */
     uint32_t default_timeout_ms;
     mb_client_giveback_fn giveback;
     void *giveback_arg;
@@ -90,8 +90,9 @@ struct client_state {
     /* Request/reply matching. */
     uint32_t next_cookie;
     bool reader_busy;
-    bool pending;          /* a REQUEST/RESERVE is outstanding */
+    bool pending;          /* a REQUEST/RESERVE/RECLAIM is outstanding */
     uint32_t pending_cookie;
+    uint32_t reclaim_cookie; /* the RECLAIM whose GRANT repays capacity (0: none) */
     struct waiter waiters[MB_CLIENT_WAITERS];
     pthread_cond_t slot_free;
     pthread_cond_t reader_cond; /* broadcast each time a reader has read */

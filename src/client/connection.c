@@ -125,8 +125,34 @@ void mb_cl_conn_timer_drain(struct client_state *s)
 
 /* ---- connecting ---- */
 
+/* The server refuses a connection (ALLOW_UIDS/ALLOW_GIDS, MAX_CLIENTS) by
+ * sending ERROR with cookie 0 and closing at once, often before it read our
+ * HELLO. The kernel then reports the close first (ECONNRESET from recv, or
+ * EPIPE from send), but the ERROR is still queued behind that report.
+ * Returns the server's reason from the queue, or -ECONNRESET when it holds
+ * none. Never blocks. */
+static int refusal_reason(int fd, uint32_t hello_cookie)
+{
+    /* The reset may be reported more than once before what was queued;
+     * a few reads reach it. */
+    for (int i = 0; i < 8; i++) {
+        uint8_t in[MB_PROTO_MAX_MESSAGE];
+        ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
+        if (n < 0 && (errno == ECONNRESET || errno == EINTR))
+            continue;
+        if (n <= 0)
+            return -ECONNRESET;
+        struct mb_msg m;
+        if (mb_proto_decode(in, (size_t)n, &m) == 0 && m.type == MB_MSG_ERROR &&
+            (m.cookie == 0 || m.cookie == hello_cookie))
+            return mb_cl_error_from_reply(&m);
+    }
+    return -ECONNRESET;
+}
+
 /* Opens the socket and exchanges HELLO/WELCOME by deadline_ns. Returns 0
- * (s->sock set, books updated) or a negative error. */
+ * (s->sock set, books updated) or a negative error: a refusal is the
+ * server's reason (MB_CLIENT_ERR(code)), not the transport's. */
 static int connect_once(struct client_state *s, uint64_t deadline_ns)
 {
     struct sockaddr_un addr;
@@ -159,7 +185,8 @@ static int connect_once(struct client_state *s, uint64_t deadline_ns)
         return len;
     }
     if (send(fd, out, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
-        int err = errno == EPIPE ? -ECONNRESET : -errno;
+        int err = errno == EPIPE || errno == ECONNRESET ? refusal_reason(fd, hello.cookie)
+                                                         : -errno;
         close(fd);
         return err;
     }
@@ -174,16 +201,21 @@ static int connect_once(struct client_state *s, uint64_t deadline_ns)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             continue;
         if (n <= 0) {
-            rc = -ECONNRESET;
+            rc = n == 0 || errno == ECONNRESET ? refusal_reason(fd, hello.cookie) : -ECONNRESET;
             break;
         }
         struct mb_msg reply;
-        if (mb_proto_decode(in, (size_t)n, &reply) < 0 || reply.cookie != hello.cookie) {
+        if (mb_proto_decode(in, (size_t)n, &reply) < 0) {
             rc = -EPROTO;
             break;
         }
-        if (reply.type == MB_MSG_ERROR) {
+        /* An ERROR with cookie 0 is a refusal of the connection itself. */
+        if (reply.type == MB_MSG_ERROR && (reply.cookie == 0 || reply.cookie == hello.cookie)) {
             rc = mb_cl_error_from_reply(&reply);
+            break;
+        }
+        if (reply.cookie != hello.cookie) {
+            rc = -EPROTO;
             break;
         }
         if (reply.type != MB_MSG_WELCOME || reply.u.welcome.page_size == 0) {
@@ -264,7 +296,9 @@ int mb_cl_conn_ensure(struct client_state *s, uint64_t deadline_ns)
         int rc = attempt(s, now + (uint64_t)MB_CLIENT_CONNECT_TIMEOUT_MS * 1000000u);
         if (rc == 0)
             return 0;
-        if (mb_cl_client_now_ns() >= deadline_ns)
+        /* The server answered no (it refused the connection or the HELLO):
+         * asking again at once would get the same answer. */
+        if (rc <= -(int)MB_CLIENT_ERR_BASE || mb_cl_client_now_ns() >= deadline_ns)
             return rc;
     }
     return 0;
@@ -279,6 +313,7 @@ void mb_cl_conn_lost(struct client_state *s)
     s->sock = -1;
     s->connected = false;
     s->pending = false;
+    s->reclaim_cookie = 0; /* the server forgets it: nothing was repaid */
     mb_cl_giveback_reset(s);
     mb_cl_waiters_fail_all(s, -ECONNRESET);
     /* The first attempt after a working connection is immediate; the timer

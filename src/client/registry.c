@@ -99,6 +99,7 @@ void mb_cl_client_reset_after_fork(struct client_state *s)
     s->connected = false;
     s->reader_busy = false;
     s->pending = false;
+    s->reclaim_cookie = 0;
     s->dispatching = false;
     s->helper_running = false;
     s->helper_stop = false;

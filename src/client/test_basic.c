@@ -6,10 +6,14 @@
 #include "mbtest.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The server most tests want: grants what its pool has (REQUEST), all or
@@ -346,6 +350,142 @@ static void test_failed_first_connect_is_retried(void)
     MBT_EQ_INT(0, sc.handshake_rc);
 }
 
+/* A server that turns connections away, as mbserver does for a peer not in
+ * ALLOW_UIDS or when full: ERROR with cookie 0, then close. */
+enum refusal_mode {
+    REFUSE_HELLO_UNREAD, /* closes with our HELLO unread: the client sees a reset first */
+    REFUSE_HELLO_READ,   /* reads the HELLO, then refuses: the ERROR comes first */
+    HANG_UP,             /* reads the HELLO and closes without a word */
+    ACCEPT,              /* a normal WELCOME */
+};
+
+struct refuser {
+    struct fake_server fs;
+    enum refusal_mode mode;
+    uint32_t code;
+    int rc;
+};
+
+static void *refuser_main(void *arg)
+{
+    struct refuser *r = arg;
+    if (r->mode == ACCEPT) {
+        int conn = fake_handshake(&r->fs, 5000, NULL, 3, 4096, 100, NULL);
+        r->rc = conn < 0 ? conn : 0;
+        if (conn >= 0) {
+            struct mb_msg m;
+            (void)fake_recv(conn, &m, 5000); /* until the client closes */
+            close(conn);
+        }
+        return NULL;
+    }
+    int conn = fake_accept(&r->fs, 5000, NULL);
+    if (conn < 0) {
+        r->rc = conn;
+        return NULL;
+    }
+    struct mb_msg hello;
+    if (r->mode == REFUSE_HELLO_UNREAD) {
+        struct pollfd p = {.fd = conn, .events = POLLIN};
+        r->rc = poll(&p, 1, 5000) == 1 ? 0 : -ETIMEDOUT; /* HELLO queued, not read */
+    } else {
+        r->rc = fake_recv(conn, &hello, 5000);
+    }
+    if (r->rc == 0 && r->mode != HANG_UP)
+        r->rc = fake_error(conn, 0, r->code, 0);
+    close(conn);
+    return NULL;
+}
+
+static int refused_connect(struct mb_client *c, struct refuser *r, enum refusal_mode mode,
+                           uint32_t code, uint32_t timeout_ms)
+{
+    r->mode = mode;
+    r->code = code;
+    r->rc = 1;
+    pthread_t t;
+    if (pthread_create(&t, NULL, refuser_main, r) != 0)
+        return INT32_MIN;
+    int rc = mb_client_connect_timeout(c, timeout_ms);
+    pthread_join(t, NULL);
+    MBT_EQ_INT(0, r->rc);
+    return rc;
+}
+
+/* The refusal as the client meets it when the server was quicker: the
+ * client process is stopped while the server refuses and closes with the
+ * HELLO unread, so the kernel reports the reset before the queued ERROR.
+ * Returns the child's connect result. */
+static int refused_while_stopped(struct fake_server *fs)
+{
+    int pipefd[2];
+    if (pipe(pipefd) < 0)
+        return INT32_MIN;
+    pid_t child = fork();
+    if (child == 0) {
+        struct mb_client_options o;
+        mb_client_options_init(&o);
+        o.socket_path = fs->path;
+        struct mb_client c;
+        int rc = mb_client_init(&c, &o);
+        if (rc == 0)
+            rc = mb_client_connect_timeout(&c, 2000);
+        (void)!write(pipefd[1], &rc, sizeof rc);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    int conn = fake_accept(fs, 5000, NULL);
+    struct pollfd p = {.fd = conn, .events = POLLIN};
+    bool hello_queued = conn >= 0 && poll(&p, 1, 5000) == 1;
+    int status = 0;
+    kill(child, SIGSTOP);
+    waitpid(child, &status, WUNTRACED);
+    MBT_TRUE(hello_queued && WIFSTOPPED(status));
+    if (conn >= 0) {
+        MBT_EQ_INT(0, fake_error(conn, 0, MB_ERR_NOT_PERMITTED, 0));
+        close(conn);
+    }
+    kill(child, SIGCONT);
+    int rc = INT32_MIN;
+    MBT_EQ_I64((int64_t)sizeof rc, read(pipefd[0], &rc, sizeof rc));
+    close(pipefd[0]);
+    waitpid(child, &status, 0);
+    return rc;
+}
+
+static void test_refused_connection_reports_reason(void)
+{
+    struct refuser r = {0};
+    MBT_REQUIRE(fake_server_start(&r.fs) == 0);
+    struct mb_client_options o;
+    mb_client_options_init(&o);
+    o.socket_path = r.fs.path;
+    struct mb_client c;
+    MBT_REQUIRE(mb_client_init(&c, &o) == 0);
+
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED),
+               refused_connect(&c, &r, REFUSE_HELLO_UNREAD, MB_ERR_NOT_PERMITTED, 2000));
+    /* Within the backoff the refusal stands, without a new attempt. */
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED), mb_client_connect_timeout(&c, 0));
+    MBT_EQ_STR("server: not permitted",
+               mb_client_strerror(MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED)));
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_TOO_MANY_CLIENTS),
+               refused_connect(&c, &r, REFUSE_HELLO_READ, MB_ERR_TOO_MANY_CLIENTS, 2000));
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED),
+               refused_connect(&c, &r, REFUSE_HELLO_UNREAD, MB_ERR_NOT_PERMITTED, 2000));
+    /* A close without a reason stays a plain connection loss (which a call
+     * retries within its timeout: this one allows a single attempt). */
+    fake_sleep_ms(200); /* past the backoff */
+    MBT_EQ_INT(-ECONNRESET, refused_connect(&c, &r, HANG_UP, 0, 0));
+    /* Nothing sticks: once the server accepts, the client is served. */
+    MBT_EQ_INT(0, refused_connect(&c, &r, ACCEPT, 0, 2000));
+    MBT_EQ_U64(4096, mb_client_page_size(&c));
+    MBT_EQ_U64(0, mb_client_balance(&c));
+    mb_client_destroy(&c);
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED), refused_while_stopped(&r.fs));
+    fake_server_stop(&r.fs);
+}
+
 /* Never answers a REQUEST/RESERVE; answers CANCEL as the broker would. */
 static void slow_server(struct fake_script *sc, const struct mb_msg *m)
 {
@@ -418,6 +558,7 @@ int main(void)
     MBT_RUN(test_strings_and_arguments);
     MBT_RUN(test_socket_path_from_environment);
     MBT_RUN(test_failed_first_connect_is_retried);
+    MBT_RUN(test_refused_connection_reports_reason);
     MBT_RUN(test_timeouts);
     MBT_RUN(test_grant_crossing_cancel_is_kept);
     return mbt_finish();

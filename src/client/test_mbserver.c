@@ -1,7 +1,8 @@
 /* test_mbserver.c: libmbclient against the real mbserver (argv[1]): grants,
  * a RESERVE served by another client's give-back through the helper
  * thread, status, a server restart survived with the balances re-declared,
- * and a forked child's own connection whose quota returns when it exits. */
+ * a forked child's own connection whose quota returns when it exits, and
+ * a source client's RECLAIM. */
 #include "membroker/client.h"
 #include "mbtest.h"
 
@@ -148,8 +149,10 @@ static void test_against_mbserver(void)
     MBT_EQ_INT(0, mb_client_get_info_timeout(&a, &info, 10000));
     MBT_EQ_U64(230, info.balance);
     uint32_t n = 0;
-    for (int i = 0; i < 200 && (n = status_clients(&a, &sum)) != 2; i++)
-        sleep_ms(25); /* B's helper thread reconnects on its own */
+    /* B's helper thread reconnects on its own (a connection counts in
+     * status from its accept, its balance from its HELLO: wait for both). */
+    for (int i = 0; i < 200 && ((n = status_clients(&a, &sum)) != 2 || sum != 1000); i++)
+        sleep_ms(25);
     MBT_EQ_U64(2, n);
     MBT_EQ_U64(1000, sum);
     MBT_EQ_INT(0, mb_client_get_info(&b, &info));
@@ -188,6 +191,68 @@ static void test_against_mbserver(void)
     MBT_EQ_INT(0, server_stop());
 }
 
+/* A source client lends 200 pages and takes them back with RECLAIM: the
+ * real server's total and lent shrink, the source's balance does not, and a
+ * restarted server hears of what is still lent. */
+static void test_reclaim_against_mbserver(void)
+{
+    MBT_REQUIRE(server_start());
+    struct mb_client src, a;
+    struct policy pol = {.give_urgent = 1};
+    struct mb_client_options o;
+    mb_client_options_init(&o);
+    o.socket_path = sock_path;
+    o.name = "lender";
+    o.kind = MB_KIND_SOURCE;
+    o.capacity = 200;
+    o.giveback = on_giveback;
+    o.giveback_arg = &pol;
+    MBT_REQUIRE(mb_client_init(&src, &o) == 0);
+    MBT_REQUIRE(make_client(&a, "alpha", NULL) == 0);
+    MBT_REQUIRE(mb_client_connect_timeout(&src, 10000) == 0);
+
+    struct mb_client_info info;
+    MBT_EQ_INT(0, mb_client_get_info(&src, &info));
+    MBT_EQ_U64(1200, info.total);
+    MBT_EQ_U64(1200, info.pool);
+    MBT_EQ_U64(200, info.lent);
+    MBT_EQ_INT(0, mb_client_reclaim_timeout(&src, 50, 0, 5000));
+    MBT_EQ_U64(150, mb_client_lent(&src));
+    MBT_EQ_U64(0, mb_client_balance(&src));
+    MBT_EQ_INT(0, mb_client_get_info(&src, &info));
+    MBT_EQ_U64(1150, info.total);
+    MBT_EQ_U64(1150, info.pool);
+    MBT_EQ_U64(150, info.lent);
+    MBT_EQ_U64(0, info.balance);
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_WRONG_KIND), mb_client_reclaim(&a, 1, 0));
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_OVER_BALANCE), mb_client_reclaim(&src, 151, 0));
+
+    /* A restart: the source lends again only what it still lends. */
+    MBT_EQ_INT(0, server_stop());
+    MBT_REQUIRE(server_start());
+    MBT_EQ_INT(0, mb_client_get_info_timeout(&src, &info, 10000));
+    MBT_EQ_U64(1150, info.total);
+    MBT_EQ_U64(150, info.lent);
+
+    /* The pool cannot repay and nobody else can give back: NOMEM, nothing
+     * moves; once A returns, the rest comes back. */
+    uint64_t got = 0;
+    MBT_EQ_INT(0, mb_client_request(&a, 1100, &got));
+    MBT_EQ_U64(1100, got);
+    MBT_EQ_INT(MB_CLIENT_ERR(MB_ERR_NOMEM), mb_client_reclaim_timeout(&src, 100, 0, 5000));
+    MBT_EQ_U64(150, mb_client_lent(&src));
+    MBT_EQ_INT(0, mb_client_return(&a, 1100));
+    MBT_EQ_INT(0, mb_client_reclaim_timeout(&src, 150, 0, 5000));
+    MBT_EQ_U64(0, mb_client_lent(&src));
+    MBT_EQ_INT(0, mb_client_get_info(&a, &info));
+    MBT_EQ_U64(1000, info.total);
+    MBT_EQ_U64(1000, info.pool);
+
+    mb_client_destroy(&a);
+    mb_client_destroy(&src);
+    MBT_EQ_INT(0, server_stop());
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -200,6 +265,7 @@ int main(int argc, char **argv)
         return 1;
     snprintf(sock_path, sizeof sock_path, "%s/socket", dir);
     MBT_RUN(test_against_mbserver);
+    MBT_RUN(test_reclaim_against_mbserver);
     if (server_pid > 0)
         server_stop();
     unlink(sock_path);

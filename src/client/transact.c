@@ -122,7 +122,18 @@ void mb_cl_route_packet(struct client_state *s, const uint8_t *pkt, size_t len)
         mb_cl_giveback_enqueue(s, &m);
         return;
     }
-    if (m.type == MB_MSG_GRANT) {
+    bool repayment = s->reclaim_cookie != 0 && m.cookie == s->reclaim_cookie &&
+                     (m.type == MB_MSG_GRANT || m.type == MB_MSG_ERROR);
+    if (repayment) {
+        s->reclaim_cookie = 0;
+        if (m.type == MB_MSG_GRANT) {
+            /* Lent capacity came back: it leaves what we lend, not into
+             * the balance. */
+            uint64_t n = m.u.grant.pages < s->capacity ? m.u.grant.pages : s->capacity;
+            s->capacity -= n;
+            s->lent = s->lent > n ? s->lent - n : 0;
+        }
+    } else if (m.type == MB_MSG_GRANT) {
         /* Counted even when its caller gave up waiting: the server holds
          * these pages as ours. */
         s->balance += m.u.grant.pages;
@@ -244,7 +255,8 @@ static int cancel_after_timeout(struct client_state *s, struct waiter *w)
 int mb_cl_transact(struct client_state *s, struct mb_msg *msg, struct mb_msg *reply,
              uint8_t *status_buf, uint64_t deadline_ns, bool cancel_on_timeout)
 {
-    bool exclusive = msg->type == MB_MSG_REQUEST || msg->type == MB_MSG_RESERVE;
+    bool exclusive = msg->type == MB_MSG_REQUEST || msg->type == MB_MSG_RESERVE ||
+                     msg->type == MB_MSG_RECLAIM;
     uint64_t returned = msg->type == MB_MSG_RETURN ? msg->u.amount.pages : 0;
     for (int attempt = 0;; attempt++) {
         /* Notice a connection that died while idle before using it. */
@@ -277,6 +289,8 @@ int mb_cl_transact(struct client_state *s, struct mb_msg *msg, struct mb_msg *re
             s->pending = true;
             s->pending_cookie = msg->cookie;
         }
+        if (msg->type == MB_MSG_RECLAIM)
+            s->reclaim_cookie = msg->cookie;
         /* Counted out before the reply: a reconnect re-declares without
          * them, which is what the server has once it processed them. */
         s->balance -= returned;
@@ -285,6 +299,8 @@ int mb_cl_transact(struct client_state *s, struct mb_msg *msg, struct mb_msg *re
             s->balance += returned;
             if (exclusive)
                 s->pending = false;
+            if (msg->type == MB_MSG_RECLAIM)
+                s->reclaim_cookie = 0;
             waiter_release(s, w);
             if (rc == -ECONNRESET && attempt == 0 && !s->connected)
                 continue; /* never delivered: send it on a new connection */

@@ -2,12 +2,22 @@
  * SEQPACKET echo server, in one run on the same machine.
  *
  *   bench_broker --mbserver PATH [--iterations N] [--quick]
+ *                [--pin both|same|cross|off]
  *
  * Prints, for 1, 32, 256 and 1000 connected clients, the p50/p99 of a bare
  * echo round trip and of REQUEST-to-GRANT, and their ratio; the throughput
  * of 32 clients at once (echo round trips vs grants); the give-back round
  * trip through one bidirectional client; and the daemon's RSS with 1000
  * clients. Figures are ratios measured side by side: the machine is noisy.
+ *
+ * Pinning: a wakeup that crosses to an idle CPU costs far more than one on
+ * the same CPU, and an unpinned server lands on either path at random, so
+ * by default the servers (echo and mbserver) and the clients (this process
+ * and its workers) are pinned with sched_setaffinity: "same" puts them all
+ * on the first allowed CPU, "cross" the servers on the first and the
+ * clients on the second. "both" (the default with two or more CPUs) runs
+ * every table once per placement; "off" (the default with one CPU) leaves
+ * placement to the scheduler.
  */
 #include "echo_server.h"
 #include "proto/codec.h"
@@ -15,6 +25,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +42,14 @@ static const char *mbserver_path;
 static char echo_path[96], broker_path[96];
 static unsigned iterations = 20000;
 
+/* ---- placement ---- */
+
+enum placement { PLACE_OFF, PLACE_SAME, PLACE_CROSS };
+static const char *const placement_names[] = {"unpinned", "same CPU", "cross CPU"};
+static enum placement placement;
+static cpu_set_t allowed; /* this process's CPUs at start */
+static int cpu_server = -1, cpu_client = -1;
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -42,6 +61,50 @@ static void die(const char *what)
 {
     fprintf(stderr, "bench_broker: %s: %s\n", what, strerror(errno));
     exit(1);
+}
+
+/* The first two CPUs this process may run on (-1 when absent). */
+static void find_cpus(void)
+{
+    if (sched_getaffinity(0, sizeof allowed, &allowed) < 0)
+        die("sched_getaffinity");
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &allowed))
+            continue;
+        if (cpu_server < 0)
+            cpu_server = cpu;
+        else if (cpu_client < 0)
+            cpu_client = cpu;
+    }
+}
+
+static void pin_to(pid_t pid, int cpu)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(pid, sizeof one, &one) < 0)
+        die("sched_setaffinity");
+}
+
+/* Places this process (and so the workers it forks) for `p`. */
+static void place_clients(enum placement p)
+{
+    placement = p;
+    if (p == PLACE_OFF) {
+        if (sched_setaffinity(0, sizeof allowed, &allowed) < 0)
+            die("sched_setaffinity");
+    } else {
+        pin_to(0, p == PLACE_SAME ? cpu_server : cpu_client);
+    }
+}
+
+/* Places a server process started for the current placement (a forked
+ * server inherits the clients' placement; this moves it). */
+static void place_server(pid_t pid)
+{
+    if (placement != PLACE_OFF)
+        pin_to(pid, cpu_server);
 }
 
 static int connect_to(const char *path)
@@ -152,7 +215,17 @@ static pid_t start_broker(uint64_t total_pages)
               "--log-level", "err", (char *)NULL);
         _exit(127);
     }
+    place_server(pid);
     close(connect_to(broker_path));
+    return pid;
+}
+
+static pid_t start_echo(void)
+{
+    pid_t pid = bench_echo_server_start(echo_path);
+    if (pid < 0)
+        exit(1);
+    place_server(pid);
     return pid;
 }
 
@@ -189,13 +262,14 @@ static void latency_table(void)
     uint64_t *echo_samples = calloc(iterations, sizeof *echo_samples);
     uint64_t *broker_samples = calloc(iterations, sizeof *broker_samples);
     int *idle = calloc(2000, sizeof *idle);
-    printf("\n## Request-to-grant latency vs a bare echo round trip (%u samples each)\n\n", iterations);
+    printf("\n## Request-to-grant latency vs a bare echo round trip, %s (%u samples each)\n\n",
+           placement_names[placement], iterations);
     printf("| clients | echo p50 us | echo p99 us | broker p50 us | broker p99 us | p50 ratio | p99 ratio |\n");
     printf("|---|---|---|---|---|---|---|\n");
     long rss = -1;
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         unsigned k = counts[c];
-        pid_t echo = bench_echo_server_start(echo_path);
+        pid_t echo = start_echo();
         pid_t broker = start_broker(1u << 20);
         for (unsigned i = 0; i + 1 < k; i++) {
             idle[2 * i] = connect_to(echo_path);
@@ -281,18 +355,43 @@ static double throughput(bool broker, unsigned workers, unsigned per_worker)
     return (double)workers * per_worker / seconds;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Echo and broker rounds alternate (like the latency batches), so a burst
+ * of other work on the machine hits one round of each, not one side; the
+ * table gives the medians over the rounds and the spread of the ratio. */
+#define THROUGHPUT_ROUNDS 5u
+
 static void throughput_table(void)
 {
-    unsigned per = iterations / 4;
-    pid_t echo = bench_echo_server_start(echo_path);
-    double e = throughput(false, 32, per);
-    stop(echo);
+    unsigned per = iterations / 4 / THROUGHPUT_ROUNDS;
+    if (per == 0)
+        per = 1;
+    double e[THROUGHPUT_ROUNDS], b[THROUGHPUT_ROUNDS], ratio[THROUGHPUT_ROUNDS];
+    pid_t echo = start_echo();
     pid_t broker = start_broker(1u << 20);
-    double b = throughput(true, 32, per);
+    for (unsigned r = 0; r < THROUGHPUT_ROUNDS; r++) {
+        e[r] = throughput(false, 32, per);
+        b[r] = throughput(true, 32, per);
+        ratio[r] = b[r] / e[r];
+    }
     stop(broker);
-    printf("## Throughput, 32 clients at once (%u iterations each)\n\n", per);
-    printf("| echo pairs/s | broker request+return pairs/s | ratio |\n|---|---|---|\n");
-    printf("| %.0f | %.0f | %.2f |\n\n", e, b, b / e);
+    stop(echo);
+    qsort(e, THROUGHPUT_ROUNDS, sizeof e[0], cmp_double);
+    qsort(b, THROUGHPUT_ROUNDS, sizeof b[0], cmp_double);
+    qsort(ratio, THROUGHPUT_ROUNDS, sizeof ratio[0], cmp_double);
+    unsigned mid = THROUGHPUT_ROUNDS / 2;
+    printf("## Throughput, 32 clients at once, %s (%u alternating rounds of %u iterations "
+           "each; medians)\n\n",
+           placement_names[placement], THROUGHPUT_ROUNDS, per);
+    printf("| echo pairs/s | broker request+return pairs/s | ratio | ratio min-max |\n"
+           "|---|---|---|---|\n");
+    printf("| %.0f | %.0f | %.2f | %.2f-%.2f |\n\n", e[mid], b[mid], ratio[mid], ratio[0],
+           ratio[THROUGHPUT_ROUNDS - 1]);
 }
 
 static void giveback_table(void)
@@ -300,7 +399,7 @@ static void giveback_table(void)
     unsigned n = iterations / 4;
     uint64_t *echo_samples = calloc(n, sizeof *echo_samples);
     uint64_t *samples = calloc(n, sizeof *samples);
-    pid_t echo = bench_echo_server_start(echo_path);
+    pid_t echo = start_echo();
     int efd = connect_to(echo_path);
     const uint64_t total = 1000;
     pid_t broker = start_broker(total);
@@ -342,10 +441,11 @@ static void giveback_table(void)
     close(efd);
     close(holder);
     close(asker);
-    printf("## Give-back round trip through one bidirectional client (%u samples)\n\n", n);
+    printf("## Give-back round trip through one bidirectional client, %s (%u samples)\n\n",
+           placement_names[placement], n);
     printf("A give-back is four messages (two round trips): the ideal ratio is about 2.\n\n");
     printf("| echo p50 us | give-back p50 us | give-back p99 us | p50 ratio |\n|---|---|---|---|\n");
-    printf("| %.1f | %.1f | %.1f | %.2f |\n", e.p50_us, b.p50_us, b.p99_us, b.p50_us / e.p50_us);
+    printf("| %.1f | %.1f | %.1f | %.2f |\n\n", e.p50_us, b.p50_us, b.p99_us, b.p50_us / e.p50_us);
     free(echo_samples);
     free(samples);
 }
@@ -355,17 +455,41 @@ int main(int argc, char **argv)
     static const struct option options[] = {{"mbserver", required_argument, NULL, 'm'},
                                             {"iterations", required_argument, NULL, 'n'},
                                             {"quick", no_argument, NULL, 'q'},
+                                            {"pin", required_argument, NULL, 'p'},
                                             {NULL, 0, NULL, 0}};
+    find_cpus();
+    /* Which placements to run: a bit per enum placement. */
+    unsigned runs = cpu_client >= 0 ? (1u << PLACE_SAME) | (1u << PLACE_CROSS) : 1u << PLACE_OFF;
     int opt;
-    while ((opt = getopt_long(argc, argv, "m:n:q", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:n:qp:", options, NULL)) != -1) {
         switch (opt) {
         case 'm': mbserver_path = optarg; break;
         case 'n': iterations = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'q': iterations = 2000; break;
+        case 'p':
+            if (strcmp(optarg, "both") == 0)
+                runs = (1u << PLACE_SAME) | (1u << PLACE_CROSS);
+            else if (strcmp(optarg, "same") == 0)
+                runs = 1u << PLACE_SAME;
+            else if (strcmp(optarg, "cross") == 0)
+                runs = 1u << PLACE_CROSS;
+            else if (strcmp(optarg, "off") == 0)
+                runs = 1u << PLACE_OFF;
+            else {
+                fprintf(stderr, "bench_broker: --pin wants both, same, cross or off, not \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            break;
         default:
-            fprintf(stderr, "usage: bench_broker --mbserver PATH [--iterations N] [--quick]\n");
+            fprintf(stderr, "usage: bench_broker --mbserver PATH [--iterations N] [--quick] "
+                            "[--pin both|same|cross|off]\n");
             return 2;
         }
+    }
+    if ((runs & (1u << PLACE_CROSS)) && cpu_client < 0) {
+        fprintf(stderr, "bench_broker: --pin cross needs two CPUs; this process may use one\n");
+        return 2;
     }
     if (mbserver_path == NULL || iterations < 100) {
         fprintf(stderr, "usage: bench_broker --mbserver PATH [--iterations N>=100] [--quick]\n");
@@ -382,10 +506,16 @@ int main(int argc, char **argv)
     mkdir(dir, 0700);
     snprintf(echo_path, sizeof echo_path, "%s/echo", dir);
     snprintf(broker_path, sizeof broker_path, "%s/run/socket", dir);
-    printf("# bench_broker (%u iterations)\n", iterations);
-    latency_table();
-    throughput_table();
-    giveback_table();
+    printf("# bench_broker (%u iterations; servers on CPU %d, clients on CPU %d when cross)\n",
+           iterations, cpu_server, cpu_client);
+    for (unsigned p = PLACE_OFF; p <= PLACE_CROSS; p++) {
+        if (!(runs & (1u << p)))
+            continue;
+        place_clients((enum placement)p);
+        latency_table();
+        throughput_table();
+        giveback_table();
+    }
     unlink(echo_path);
     char run[96];
     snprintf(run, sizeof run, "%s/run", dir);

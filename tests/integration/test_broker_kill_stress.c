@@ -9,20 +9,17 @@
  *
  * usage: test_broker_kill_stress PATH_TO_MBSERVER [SECONDS]
  */
-#include "proto/codec.h"
 #include "mbtest.h"
+#include "rawclient.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,48 +71,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int connect_raw(void)
-{
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int send_msg(int fd, const struct mb_msg *msg)
-{
-    uint8_t buf[MB_PROTO_MAX_MESSAGE];
-    int len = mb_proto_encode(msg, buf, sizeof buf);
-    if (len < 0)
-        return len;
-    return send(fd, buf, (size_t)len, MSG_NOSIGNAL) == len ? 0 : -errno;
-}
-
-/* One message within timeout_ms: 0, -ETIMEDOUT, -EPIPE or a decode error. */
-static int recv_msg(int fd, struct mb_msg *msg, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) <= 0)
-        return -ETIMEDOUT;
-    uint8_t buf[MB_PROTO_MAX_MESSAGE];
-    ssize_t got = recv(fd, buf, sizeof buf, 0);
-    if (got <= 0)
-        return -EPIPE;
-    return mb_proto_decode(buf, (size_t)got, msg);
-}
-
 static void start_server(void)
 {
     char total[32];
@@ -129,14 +84,8 @@ static void start_server(void)
               "--log-level", "err", (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 500; i++) {
-        int fd = connect_raw();
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        sleep_ms(10);
-    }
+    if (raw_wait_listening(sock_path, 5000))
+        return;
     fprintf(stderr, "mbserver did not start\n");
     exit(1);
 }
@@ -147,7 +96,7 @@ static void client_main(unsigned seed)
 {
     rng_seed(seed);
     bool bidirectional = rng_below(3) == 0;
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     if (fd < 0)
         _exit(3);
     struct mb_msg hello = {.type = MB_MSG_HELLO, .cookie = 1,
@@ -155,7 +104,7 @@ static void client_main(unsigned seed)
                                                              : MB_KIND_SIMPLE}};
     snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "stress%u", seed % 1000u);
     struct mb_msg msg = {0};
-    if (send_msg(fd, &hello) < 0 || recv_msg(fd, &msg, 3000) < 0 || msg.type != MB_MSG_WELCOME)
+    if (raw_send(fd, &hello) < 0 || raw_recv(fd, &msg, 3000) < 0 || msg.type != MB_MSG_WELCOME)
         _exit(3);
     uint64_t balance = 0;
     for (uint32_t cookie = 2;; cookie++) {
@@ -172,11 +121,11 @@ static void client_main(unsigned seed)
             call.type = MB_MSG_REQUEST;
             call.u.amount.pages = 1 + rng_below(MAX_ASK);
         }
-        if (send_msg(fd, &call) < 0)
+        if (raw_send(fd, &call) < 0)
             _exit(3);
         /* Wait for this call's answer, answering give-backs meanwhile. */
         for (;;) {
-            if (recv_msg(fd, &msg, 3000) < 0)
+            if (raw_recv(fd, &msg, 3000) < 0)
                 _exit(3);
             if (msg.type == MB_MSG_GIVEBACK) {
                 uint64_t give = rng_below64(balance + 1);
@@ -184,7 +133,7 @@ static void client_main(unsigned seed)
                     continue; /* sometimes stay silent and let the deadline pass */
                 struct mb_msg answer = {.type = MB_MSG_GIVEBACK_ANSWER, .cookie = msg.cookie,
                                         .u.amount.pages = give};
-                if (send_msg(fd, &answer) < 0)
+                if (raw_send(fd, &answer) < 0)
                     _exit(3);
                 balance -= give;
                 atomic_fetch_add(&counts->givebacks, 1);
@@ -202,7 +151,7 @@ static void client_main(unsigned seed)
             break;
         }
         if (rng_below(8) == 0)
-            sleep_ms((long)rng_below(4));
+            raw_sleep_ms((long)rng_below(4));
     }
 }
 
@@ -230,8 +179,7 @@ static bool query_pool(int fd, struct mb_msg_query_reply *out)
     static uint32_t cookie = 1;
     cookie++;
     struct mb_msg q = {.type = MB_MSG_QUERY, .cookie = cookie}, reply = {0};
-    if (send_msg(fd, &q) < 0 || recv_msg(fd, &reply, 2000) < 0 ||
-        reply.type != MB_MSG_QUERY_REPLY || reply.cookie != q.cookie)
+    if (raw_call(fd, &q, &reply, 2000) != MB_MSG_QUERY_REPLY)
         return false;
     *out = reply.u.query_reply;
     return true;
@@ -250,7 +198,7 @@ static void test_kill_at_random(void)
     uint64_t end = now_ms() + seconds * 1000u;
     unsigned next_seed = seed + CLIENTS + 1;
     while (now_ms() < end) {
-        sleep_ms((long)rng_below(40));
+        raw_sleep_ms((long)rng_below(40));
         int i = (int)rng_below(CLIENTS);
         kill(clients[i], SIGKILL);
         reap(clients[i], &failures);
@@ -273,13 +221,13 @@ static void test_kill_at_random(void)
 
     /* The server is alive and, with every client gone, holds it all. */
     MBT_EQ_INT(0, waitpid(server_pid, NULL, WNOHANG));
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     MBT_REQUIRE(fd >= 0);
     struct mb_msg hello = {.type = MB_MSG_HELLO, .cookie = 1,
                            .u.hello = {.kind = MB_KIND_SIMPLE, .name = "observer"}};
     struct mb_msg msg = {0};
-    MBT_EQ_INT(0, send_msg(fd, &hello));
-    MBT_EQ_INT(0, recv_msg(fd, &msg, 2000));
+    MBT_EQ_INT(0, raw_send(fd, &hello));
+    MBT_EQ_INT(0, raw_recv(fd, &msg, 2000));
     MBT_EQ_INT(MB_MSG_WELCOME, msg.type);
     struct mb_msg_query_reply q = {0};
     bool settled = false;
@@ -288,15 +236,15 @@ static void test_kill_at_random(void)
         MBT_REQUIRE(query_pool(fd, &q));
         settled = q.pool == TOTAL_PAGES;
         if (!settled)
-            sleep_ms(10);
+            raw_sleep_ms(10);
     }
     MBT_EQ_U64(TOTAL_PAGES, q.total);
     MBT_EQ_U64(TOTAL_PAGES, q.pool);
     MBT_EQ_U64(0, q.balance);
     /* And it still serves: the whole pool can be had and given back. */
     struct mb_msg req = {.type = MB_MSG_REQUEST, .cookie = 500, .u.amount.pages = TOTAL_PAGES};
-    MBT_EQ_INT(0, send_msg(fd, &req));
-    MBT_EQ_INT(0, recv_msg(fd, &msg, 2000));
+    MBT_EQ_INT(0, raw_send(fd, &req));
+    MBT_EQ_INT(0, raw_recv(fd, &msg, 2000));
     MBT_EQ_INT(MB_MSG_GRANT, msg.type);
     MBT_EQ_U64(TOTAL_PAGES, msg.u.grant.pages);
     close(fd);

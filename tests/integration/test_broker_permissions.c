@@ -1,7 +1,9 @@
 /* Integration test: who may use the real mbserver. With ALLOW_UIDS listing
  * only root, a child that dropped to uid/gid 65534 (setresuid after fork)
  * is refused with ERROR NOT_PERMITTED, even though the socket's mode lets
- * it connect, while root registers and is served. The socket file has the
+ * it connect, while root registers and is served. libmbclient reports that
+ * refusal as the server's reason (MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED)),
+ * not as a lost connection. The socket file has the
  * mode and group (given by number) that SOCKET_MODE and SOCKET_GROUP say.
  *
  * Needs root (to change uid and to chown the socket); exits 77 (skipped)
@@ -9,21 +11,18 @@
  *
  * usage: test_broker_permissions PATH_TO_MBSERVER
  */
-#include "proto/codec.h"
 #include "mbtest.h"
+#include "membroker/client.h"
+#include "rawclient.h"
 
 #include <errno.h>
 #include <grp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TOTAL_PAGES 500u
@@ -36,56 +35,23 @@ static char conf_path[96];
 static pid_t server_pid = -1;
 static const char *server_binary;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Connects; returns the fd, or -errno. */
-static int connect_raw(void)
-{
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        int err = errno;
-        close(fd);
-        return -err;
-    }
-    return fd;
-}
-
 static int exchange(int fd, struct mb_msg *msg, struct mb_msg *reply)
 {
-    uint8_t buf[MB_PROTO_MAX_MESSAGE];
     msg->cookie = 7;
-    int len = mb_proto_encode(msg, buf, sizeof buf);
-    if (len < 0)
-        return len;
-    /* A refused peer may find the socket closed already: still read. */
-    (void)send(fd, buf, (size_t)len, MSG_NOSIGNAL);
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, 2000) <= 0)
-        return -ETIMEDOUT;
-    /* The broker refuses at accept and closes at once. When our HELLO was
-     * still unread in its queue then, the kernel reports ECONNRESET first;
-     * the ERROR it sent before closing is still queued behind it. */
-    ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (got < 0 && errno == ECONNRESET)
-        got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (got <= 0)
-        return got < 0 ? -errno : -EPIPE;
-    return mb_proto_decode(buf, (size_t)got, reply);
+    /* A refused peer may find the socket closed already: still read. The
+     * broker refuses at accept and closes at once, so the ERROR it sent may
+     * wait behind a reset. */
+    int rc = raw_send(fd, msg);
+    if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET)
+        return rc;
+    return raw_recv_past_reset(fd, reply, 2000);
 }
 
 /* Connects and says HELLO; the answer's type and error code go to *type
  * and *code. Returns 0, or a negative errno when no answer came. */
 static int hello(uint32_t *type, uint32_t *code)
 {
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     if (fd < 0)
         return fd;
     struct mb_msg msg = {.type = MB_MSG_HELLO, .u.hello = {.kind = MB_KIND_SIMPLE}}, reply = {0};
@@ -118,14 +84,8 @@ static void start_server(void)
               "--log-level", "err", (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 500; i++) {
-        int fd = connect_raw();
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        sleep_ms(10);
-    }
+    if (raw_wait_listening(sock_path, 5000))
+        return;
     fprintf(stderr, "mbserver did not start\n");
     exit(1);
 }
@@ -141,7 +101,30 @@ static void test_socket_mode_and_group(void)
 }
 
 /* The child's result travels back as one byte per fact. */
-enum { R_CONNECTED, R_ERROR, R_NOT_PERMITTED, R_COUNT };
+enum { R_CONNECTED, R_ERROR, R_NOT_PERMITTED, R_LIBRARY, R_COUNT };
+
+/* What libmbclient says when the server refuses: 'y' for the server's
+ * reason, else 'n' (the value is printed). */
+static char library_refusal(void)
+{
+    struct mb_client_options o;
+    mb_client_options_init(&o);
+    o.socket_path = sock_path;
+    o.name = "perm-lib";
+    struct mb_client c;
+    if (mb_client_init(&c, &o) < 0)
+        return 'n';
+    uint64_t got = 0;
+    int rc = mb_client_request_timeout(&c, 10, &got, 2000);
+    /* The refusal is not sticky: a second call asks again, same answer. */
+    int again = mb_client_connect_timeout(&c, 2000);
+    mb_client_destroy(&c);
+    if (rc != MB_CLIENT_ERR(MB_ERR_NOT_PERMITTED) || again != rc) {
+        fprintf(stderr, "libmbclient: %d (%s), then %d\n", rc, mb_client_strerror(rc), again);
+        return 'n';
+    }
+    return got == 0 ? 'y' : 'n';
+}
 
 static void test_other_uid_refused(void)
 {
@@ -160,6 +143,7 @@ static void test_other_uid_refused(void)
         result[R_CONNECTED] = rc == 0 ? 'y' : 'n';
         result[R_ERROR] = type == MB_MSG_ERROR ? 'y' : 'n';
         result[R_NOT_PERMITTED] = code == MB_ERR_NOT_PERMITTED ? 'y' : 'n';
+        result[R_LIBRARY] = dropped ? library_refusal() : 'n';
         result[R_COUNT] = dropped ? 'y' : 'n';
         (void)!write(pipefd[1], result, sizeof result);
         _exit(0);
@@ -173,6 +157,7 @@ static void test_other_uid_refused(void)
     MBT_EQ_INT('y', result[R_CONNECTED]);     /* mode 0666 let it connect */
     MBT_EQ_INT('y', result[R_ERROR]);         /* ... and the broker said no */
     MBT_EQ_INT('y', result[R_NOT_PERMITTED]);
+    MBT_EQ_INT('y', result[R_LIBRARY]); /* libmbclient tells why */
 }
 
 static void test_root_served(void)
@@ -182,7 +167,7 @@ static void test_root_served(void)
     MBT_EQ_U64(MB_MSG_WELCOME, type);
     /* The refusal did not harm the server: a second root client works too,
      * and the first one's 10 pages came back when it closed. */
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     MBT_REQUIRE(fd >= 0);
     struct mb_msg msg = {.type = MB_MSG_HELLO, .u.hello = {.kind = MB_KIND_SIMPLE}}, reply = {0};
     MBT_EQ_INT(0, exchange(fd, &msg, &reply));
@@ -193,10 +178,21 @@ static void test_root_served(void)
         MBT_REQUIRE(exchange(fd, &q, &reply) == 0 && reply.type == MB_MSG_QUERY_REPLY);
         back = reply.u.query_reply.pool == TOTAL_PAGES;
         if (!back)
-            sleep_ms(10);
+            raw_sleep_ms(10);
     }
     MBT_TRUE(back);
     close(fd);
+
+    /* libmbclient as root: served. */
+    struct mb_client_options o;
+    mb_client_options_init(&o);
+    o.socket_path = sock_path;
+    struct mb_client c;
+    MBT_REQUIRE(mb_client_init(&c, &o) == 0);
+    uint64_t got = 0;
+    MBT_EQ_INT(0, mb_client_request_timeout(&c, 10, &got, 2000));
+    MBT_EQ_U64(10, got);
+    mb_client_destroy(&c);
 }
 
 int main(int argc, char **argv)

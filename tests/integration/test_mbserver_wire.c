@@ -5,20 +5,17 @@
  *
  * usage: test_mbserver_wire PATH_TO_MBSERVER
  */
-#include "proto/codec.h"
 #include "mbtest.h"
+#include "rawclient.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define TOTAL_PAGES 1000u
@@ -30,24 +27,6 @@ static char dir[64];
 static char sock_path[96];
 static pid_t server_pid = -1;
 static uint32_t next_cookie = 1;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int connect_raw(void)
-{
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock_path);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 static void start_server(void)
 {
@@ -74,53 +53,31 @@ static void start_server(void)
         }
         _exit(127);
     }
-    for (int i = 0; i < 500; i++) { /* up to 5 s for the socket to answer */
-        int fd = connect_raw();
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        sleep_ms(10);
-    }
+    if (raw_wait_listening(sock_path, 5000))
+        return;
     fprintf(stderr, "mbserver did not start\n");
     exit(1);
 }
 
+/* Sends msg, giving it a fresh cookie unless it has one (or answers a
+ * query with the query's). */
 static int send_msg(int fd, struct mb_msg *msg)
 {
-    uint8_t buf[MB_PROTO_MAX_MESSAGE];
     if (msg->cookie == 0 && msg->type != MB_MSG_GIVEBACK_ANSWER)
         msg->cookie = next_cookie++;
-    int len = mb_proto_encode(msg, buf, sizeof buf);
-    if (len < 0)
-        return len;
-    return send(fd, buf, (size_t)len, MSG_NOSIGNAL) == len ? 0 : -errno;
-}
-
-/* Receives one message within timeout_ms. Returns 0, -ETIMEDOUT, -EPIPE on
- * hang-up, or a decode error. */
-static int recv_msg(int fd, struct mb_msg *msg, int timeout_ms)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    if (poll(&p, 1, timeout_ms) <= 0)
-        return -ETIMEDOUT;
-    uint8_t buf[MB_PROTO_MAX_MESSAGE];
-    ssize_t got = recv(fd, buf, sizeof buf, 0);
-    if (got <= 0)
-        return -EPIPE;
-    return mb_proto_decode(buf, (size_t)got, msg);
+    return raw_send(fd, msg);
 }
 
 /* Connects and registers; returns the fd or -1. */
 static int client_open(uint8_t kind, const char *name)
 {
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     if (fd < 0)
         return -1;
     struct mb_msg msg = {.type = MB_MSG_HELLO, .u.hello = {.kind = kind}};
     snprintf(msg.u.hello.name, sizeof msg.u.hello.name, "%s", name);
     struct mb_msg reply = {0};
-    if (send_msg(fd, &msg) < 0 || recv_msg(fd, &reply, 2000) < 0 || reply.type != MB_MSG_WELCOME) {
+    if (send_msg(fd, &msg) < 0 || raw_recv(fd, &reply, 2000) < 0 || reply.type != MB_MSG_WELCOME) {
         close(fd);
         return -1;
     }
@@ -130,15 +87,8 @@ static int client_open(uint8_t kind, const char *name)
 /* A request that expects one reply; returns the reply's type, fills *reply. */
 static int transact(int fd, struct mb_msg *msg, struct mb_msg *reply, int timeout_ms)
 {
-    msg->cookie = 0;
-    if (send_msg(fd, msg) < 0)
-        return -1;
-    int rc = recv_msg(fd, reply, timeout_ms);
-    if (rc < 0)
-        return rc;
-    if (reply->cookie != msg->cookie)
-        return -EPROTO;
-    return reply->type;
+    msg->cookie = next_cookie++;
+    return raw_call(fd, msg, reply, timeout_ms);
 }
 
 static uint64_t request(int fd, uint64_t pages)
@@ -166,13 +116,13 @@ static bool query(int fd, struct mb_msg_query_reply *out)
 
 static void test_handshake_and_grant(void)
 {
-    int fd = connect_raw();
+    int fd = raw_connect(sock_path);
     MBT_REQUIRE(fd >= 0);
     struct mb_msg hello = {.type = MB_MSG_HELLO, .u.hello = {.kind = MB_KIND_SIMPLE}};
     snprintf(hello.u.hello.name, sizeof hello.u.hello.name, "wire-test");
     struct mb_msg reply = {0};
     MBT_EQ_INT(0, send_msg(fd, &hello));
-    MBT_EQ_INT(0, recv_msg(fd, &reply, 2000));
+    MBT_EQ_INT(0, raw_recv(fd, &reply, 2000));
     MBT_EQ_INT(MB_MSG_WELCOME, reply.type);
     MBT_EQ_U64(hello.cookie, reply.cookie);
     MBT_EQ_U64(sysconf(_SC_PAGESIZE), reply.u.welcome.page_size);
@@ -202,7 +152,7 @@ static void test_bad_input_keeps_serving(void)
 
     /* Short packet: an ERROR, nothing changes. */
     MBT_EQ_I64(3, send(fd, "abc", 3, 0));
-    MBT_EQ_INT(0, recv_msg(fd, &reply, 2000));
+    MBT_EQ_INT(0, raw_recv(fd, &reply, 2000));
     MBT_EQ_INT(MB_MSG_ERROR, reply.type);
     MBT_EQ_U64(MB_ERR_PROTOCOL, reply.u.error.code);
     MBT_EQ_U64(-MB_DECODE_SHORT, reply.u.error.detail);
@@ -213,7 +163,7 @@ static void test_bad_input_keeps_serving(void)
     big[0] = MB_PROTO_VERSION;
     big[1] = MB_MSG_REQUEST;
     MBT_EQ_I64((ssize_t)sizeof big, send(fd, big, sizeof big, 0));
-    MBT_EQ_INT(0, recv_msg(fd, &reply, 2000));
+    MBT_EQ_INT(0, raw_recv(fd, &reply, 2000));
     MBT_EQ_INT(MB_MSG_ERROR, reply.type);
     MBT_EQ_U64(MB_ERR_PROTOCOL, reply.u.error.code);
     MBT_EQ_U64(-MB_DECODE_OVERSIZE, reply.u.error.detail);
@@ -221,7 +171,7 @@ static void test_bad_input_keeps_serving(void)
     /* Unknown version. */
     uint8_t bad_version[MB_PROTO_HEADER_SIZE] = {99, MB_MSG_QUERY};
     MBT_EQ_I64(MB_PROTO_HEADER_SIZE, send(fd, bad_version, sizeof bad_version, 0));
-    MBT_EQ_INT(0, recv_msg(fd, &reply, 2000));
+    MBT_EQ_INT(0, raw_recv(fd, &reply, 2000));
     MBT_EQ_INT(MB_MSG_ERROR, reply.type);
     MBT_EQ_U64(-MB_DECODE_VERSION, reply.u.error.detail);
 
@@ -274,7 +224,7 @@ static void test_killed_client_returns_quota(void)
         MBT_REQUIRE(query(fd, &q));
         back = q.pool == TOTAL_PAGES;
         if (!back)
-            sleep_ms(10);
+            raw_sleep_ms(10);
     }
     MBT_TRUE(back);
     close(ready[0]);
@@ -293,14 +243,14 @@ static void test_giveback_and_silent_client(void)
 
     struct mb_msg req = {.type = MB_MSG_REQUEST, .u.amount.pages = 40}, msg = {0};
     MBT_EQ_INT(0, send_msg(asker, &req));
-    MBT_EQ_INT(0, recv_msg(holder, &msg, 2000));
+    MBT_EQ_INT(0, raw_recv(holder, &msg, 2000));
     MBT_EQ_INT(MB_MSG_GIVEBACK, msg.type);
     MBT_EQ_INT(MB_URGENCY_NORMAL, msg.u.giveback.urgency);
     MBT_TRUE(msg.u.giveback.pages >= 40);
     struct mb_msg answer = {.type = MB_MSG_GIVEBACK_ANSWER, .cookie = msg.cookie,
                             .u.amount.pages = 40};
     MBT_EQ_INT(0, send_msg(holder, &answer));
-    MBT_EQ_INT(0, recv_msg(asker, &msg, 2000));
+    MBT_EQ_INT(0, raw_recv(asker, &msg, 2000));
     MBT_EQ_INT(MB_MSG_GRANT, msg.type);
     MBT_EQ_U64(req.cookie, msg.cookie);
     MBT_EQ_U64(40, msg.u.grant.pages);
@@ -309,9 +259,9 @@ static void test_giveback_and_silent_client(void)
     req.cookie = 0;
     req.u.amount.pages = 30;
     MBT_EQ_INT(0, send_msg(asker, &req));
-    MBT_EQ_INT(0, recv_msg(holder, &msg, 2000));
+    MBT_EQ_INT(0, raw_recv(holder, &msg, 2000));
     MBT_EQ_INT(MB_MSG_GIVEBACK, msg.type);
-    MBT_EQ_INT(0, recv_msg(asker, &msg, 3000));
+    MBT_EQ_INT(0, raw_recv(asker, &msg, 3000));
     MBT_EQ_INT(MB_MSG_GRANT, msg.type);
     MBT_EQ_U64(0, msg.u.grant.pages);
 
@@ -321,7 +271,7 @@ static void test_giveback_and_silent_client(void)
     struct mb_msg qmsg = {.type = MB_MSG_QUERY};
     MBT_EQ_INT(0, send_msg(holder, &qmsg));
     for (;;) {
-        MBT_REQUIRE(recv_msg(holder, &msg, 2000) == 0);
+        MBT_REQUIRE(raw_recv(holder, &msg, 2000) == 0);
         if (msg.type == MB_MSG_QUERY_REPLY)
             break;
     }
@@ -356,7 +306,7 @@ static void test_connection_flood(void)
     for (int i = 0; i < 200 && fd < 0; i++) { /* slots free once the server saw the closes */
         fd = client_open(MB_KIND_SIMPLE, "after-flood");
         if (fd < 0)
-            sleep_ms(10);
+            raw_sleep_ms(10);
     }
     MBT_REQUIRE(fd >= 0);
     struct mb_msg_query_reply q;
@@ -365,7 +315,7 @@ static void test_connection_flood(void)
         MBT_REQUIRE(query(fd, &q));
         whole = q.pool == TOTAL_PAGES;
         if (!whole)
-            sleep_ms(10);
+            raw_sleep_ms(10);
     }
     MBT_TRUE(whole);
     close(fd);

@@ -102,6 +102,16 @@ const char *mb_proto_type_name(uint8_t type)
     }
 }
 
+const char *mb_proto_pressure_name(uint8_t level)
+{
+    switch (level) {
+    case MB_PRESSURE_NONE: return "none";
+    case MB_PRESSURE_MODERATE: return "moderate";
+    case MB_PRESSURE_CRITICAL: return "critical";
+    default: return "?";
+    }
+}
+
 const char *mb_proto_error_name(uint32_t code)
 {
     static const char *const names[MB_ERR_COUNT] = {

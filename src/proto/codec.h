@@ -191,6 +191,8 @@ bool mb_proto_is_client_type(uint8_t type);
 const char *mb_proto_type_name(uint8_t type);
 const char *mb_proto_error_name(uint32_t code);
 const char *mb_proto_decode_error_name(int err);
+/* "none", "moderate", "critical" for enum mb_pressure_level, "?" otherwise. */
+const char *mb_proto_pressure_name(uint8_t level);
 
 /* Reads only the header of buf[0..len): 0, MB_DECODE_SHORT or
  * MB_DECODE_VERSION. Lets a receiver echo the cookie of a packet it then

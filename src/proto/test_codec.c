@@ -398,6 +398,9 @@ static void test_names(void)
     MBT_EQ_STR("BUSY", mb_proto_error_name(MB_ERR_BUSY));
     MBT_EQ_STR("MISSED_DEADLINES", mb_proto_error_name(MB_ERR_MISSED_DEADLINES));
     MBT_EQ_STR("?", mb_proto_error_name(MB_ERR_COUNT));
+    MBT_EQ_STR("none", mb_proto_pressure_name(MB_PRESSURE_NONE));
+    MBT_EQ_STR("critical", mb_proto_pressure_name(MB_PRESSURE_CRITICAL));
+    MBT_EQ_STR("?", mb_proto_pressure_name(MB_PRESSURE_COUNT));
     MBT_EQ_STR("STRING_TOO_LONG", mb_proto_decode_error_name(MB_DECODE_STRING_TOO_LONG));
     MBT_EQ_STR("?", mb_proto_decode_error_name(-13));
     MBT_EQ_STR("?", mb_proto_decode_error_name(1));

@@ -2,6 +2,7 @@
 #include "tools/status_format.h"
 
 #include "common/units.h"
+#include "proto/codec.h"
 
 #include <string.h>
 
@@ -28,12 +29,7 @@ const char *mbctl_pending_name(uint8_t pending_kind)
 
 const char *mbctl_pressure_name(uint8_t level)
 {
-    switch (level) {
-    case MB_PRESSURE_NONE: return "none";
-    case MB_PRESSURE_MODERATE: return "moderate";
-    case MB_PRESSURE_CRITICAL: return "critical";
-    default: return "?";
-    }
+    return mb_proto_pressure_name(level);
 }
 
 int mbctl_status_fetch(struct mb_client *c, struct mbctl_status *st, uint32_t timeout_ms)

@@ -166,6 +166,9 @@ int mb_broker_encode_refusal(uint8_t *buf, size_t cap);
  * abort on a violation. */
 int mb_broker_check(const struct mb_broker *b, const char **why);
 
+/* The pressure level the last PRESSURE set (enum mb_pressure_level). O(1). */
+uint8_t mb_broker_pressure(const struct mb_broker *b);
+
 /* Server-wide figures as STATUS reports them. */
 void mb_broker_summary(const struct mb_broker *b, struct mb_status_summary *out);
 

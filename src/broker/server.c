@@ -57,6 +57,7 @@ struct mb_server {
     uint32_t to_close_count;
     uint8_t packet[MB_PROTO_MAX_MESSAGE + 1]; /* +1 detects an oversize packet */
     uint8_t outbuf[MB_PROTO_MAX_MESSAGE];
+    uint8_t logged_pressure; /* the level last logged */
     bool stop;
 };
 
@@ -232,10 +233,34 @@ static void process_closes(struct mb_server *s, uint64_t now)
 
 /* After every engine event (and only then: the outbox stays filled until
  * the next event, so draining twice would send twice). */
+/* The broker's reaction to a new pressure level goes to the log once per
+ * change, so an operator sees it beside the clients' give-backs. */
+static void log_pressure_change(struct mb_server *s)
+{
+    uint8_t level = mb_broker_pressure(s->broker);
+    if (level == s->logged_pressure)
+        return;
+    struct mb_status_summary sum;
+    mb_broker_summary(s->broker, &sum);
+    const char *reaction =
+        level == MB_PRESSURE_CRITICAL
+            ? "keeping PRESSURE_RESERVE of the pool free, asking bidirectional clients urgently"
+        : level == MB_PRESSURE_MODERATE
+            ? "keeping PRESSURE_RESERVE of the pool free, asking bidirectional clients at "
+              "normal urgency"
+            : "reserve released";
+    mb_log(level == MB_PRESSURE_NONE ? MB_LOG_NOTICE : MB_LOG_WARNING,
+           "kernel memory pressure %s (was %s): %s; pool %llu of %llu pages",
+           mb_proto_pressure_name(level), mb_proto_pressure_name(s->logged_pressure), reaction,
+           (unsigned long long)sum.pool, (unsigned long long)sum.total);
+    s->logged_pressure = level;
+}
+
 static void after_event(struct mb_server *s, uint64_t now)
 {
     drain_engine(s);
     process_closes(s, now);
+    log_pressure_change(s);
 }
 
 /* ---- events ----------------------------------------------------------- */

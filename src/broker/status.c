@@ -11,6 +11,11 @@
 #include <errno.h>
 #include <string.h>
 
+uint8_t mb_broker_pressure(const struct mb_broker *b)
+{
+    return b->pressure;
+}
+
 void mb_broker_summary(const struct mb_broker *b, struct mb_status_summary *out)
 {
     *out = b->counters;

@@ -38,4 +38,17 @@ int tfs_fs_init(struct tfs_fs *fs, int root_fd);
 /* Frees every node and closes the descriptors. */
 void tfs_fs_destroy(struct tfs_fs *fs);
 
+/* The node the kernel names ino (the root's for FUSE_ROOT_ID). */
+struct tfs_node *tfs_node_of(fuse_req_t req, fuse_ino_t ino);
+
+/* The stripe lock of the node's backing inode. */
+pthread_mutex_t *tfs_node_stripe(struct tfs_fs *fs, const struct tfs_node *n);
+
+/* Extended attributes and the statistics attribute (fs_xattr.c). */
+void tfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                  size_t size, int flags);
+void tfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void tfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
 #endif

@@ -3,6 +3,8 @@
  * writer that needs more quota, never reads, releases or give-backs. */
 #include "trackfs/quota.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -25,16 +27,40 @@ uint64_t tfs_quota_inode_pages(const struct tfs_quota_config *config, uint64_t i
     return div_round_up(inodes * config->inode_cost, config->page_size);
 }
 
-/* Pages used if `pages` and `inodes` were added. */
-static uint64_t used_with(const struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+/* What one call adds to (or removes from) the books. */
+struct delta {
+    uint64_t pages, inodes, xattr_bytes;
+};
+
+/* Metadata pages: inode and attribute bytes, rounded up as a whole. */
+static uint64_t meta_pages(const struct tfs_quota_config *config, uint64_t inodes,
+                           uint64_t xattr_bytes)
 {
-    return sat_add(sat_add(q->data_pages, pages),
-                   tfs_quota_inode_pages(&q->config, sat_add(q->inodes, inodes)));
+    uint64_t inode_bytes = config->inode_cost != 0 && inodes > UINT64_MAX / config->inode_cost
+                               ? UINT64_MAX
+                               : inodes * config->inode_cost;
+    return div_round_up(sat_add(inode_bytes, xattr_bytes), config->page_size);
+}
+
+/* Pages used if d was added. */
+static uint64_t used_with(const struct tfs_quota *q, struct delta d)
+{
+    return sat_add(sat_add(q->data_pages, d.pages),
+                   meta_pages(&q->config, sat_add(q->inodes, d.inodes),
+                              sat_add(q->xattr_bytes, d.xattr_bytes)));
 }
 
 static uint64_t used_now(const struct tfs_quota *q)
 {
-    return used_with(q, 0, 0);
+    static const struct delta none;
+    return used_with(q, none);
+}
+
+static void add_locked(struct tfs_quota *q, struct delta d)
+{
+    q->data_pages += d.pages;
+    q->inodes += d.inodes;
+    q->xattr_bytes += d.xattr_bytes;
 }
 
 /* Hysteresis: when more than max_slack_chunks chunks are unused, all but one
@@ -94,17 +120,16 @@ void tfs_quota_destroy(struct tfs_quota *q)
     pthread_mutex_destroy(&q->acquire);
 }
 
-/* Takes from the source what `pages` + `inodes` lack, in whole chunks, and
- * charges them when enough came. `force` charges even when not. Returns 0,
- * or -ENOSPC (nothing charged; never with force). Called without locks. */
-static int charge_from_source(struct tfs_quota *q, uint64_t pages, uint64_t inodes, bool force)
+/* Takes from the source what d lacks, in whole chunks, and charges it when
+ * enough came. `force` charges even when not. Returns 0, or -ENOSPC
+ * (nothing charged; never with force). Called without locks. */
+static int charge_from_source(struct tfs_quota *q, struct delta d, bool force)
 {
     pthread_mutex_lock(&q->acquire);
     pthread_mutex_lock(&q->lock);
-    uint64_t need = used_with(q, pages, inodes);
+    uint64_t need = used_with(q, d);
     if (need <= q->held) { /* another writer's chunk or a release made room */
-        q->data_pages += pages;
-        q->inodes += inodes;
+        add_locked(q, d);
         pthread_mutex_unlock(&q->lock);
         pthread_mutex_unlock(&q->acquire);
         return 0;
@@ -113,16 +138,21 @@ static int charge_from_source(struct tfs_quota *q, uint64_t pages, uint64_t inod
     pthread_mutex_unlock(&q->lock);
 
     uint64_t granted = 0;
+    uint64_t start = mb_clock_monotonic_ns();
     if (q->source.acquire(q->source.arg, want, &granted) < 0)
         granted = 0;
+    uint64_t waited = mb_clock_monotonic_ns() - start;
 
     int rc = 0;
     pthread_mutex_lock(&q->lock);
     q->held += granted;
     q->acquired += granted;
-    if (force || used_with(q, pages, inodes) <= q->held) {
-        q->data_pages += pages;
-        q->inodes += inodes;
+    if (!force) {
+        q->stalls++;
+        q->stall_ns += waited;
+    }
+    if (force || used_with(q, d) <= q->held) {
+        add_locked(q, d);
     } else {
         q->refusals++;
         rc = -ENOSPC;
@@ -134,12 +164,11 @@ static int charge_from_source(struct tfs_quota *q, uint64_t pages, uint64_t inod
     return rc;
 }
 
-int tfs_quota_charge(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+static int charge(struct tfs_quota *q, struct delta d)
 {
     pthread_mutex_lock(&q->lock);
-    if (used_with(q, pages, inodes) <= q->held) {
-        q->data_pages += pages;
-        q->inodes += inodes;
+    if (used_with(q, d) <= q->held) {
+        add_locked(q, d);
         pthread_mutex_unlock(&q->lock);
         return 0;
     }
@@ -149,20 +178,18 @@ int tfs_quota_charge(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
         return -ENOSPC;
     }
     pthread_mutex_unlock(&q->lock);
-    return charge_from_source(q, pages, inodes, false);
+    return charge_from_source(q, d, false);
 }
 
-uint64_t tfs_quota_force(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+static uint64_t force_charge(struct tfs_quota *q, struct delta d)
 {
     pthread_mutex_lock(&q->lock);
-    bool fits = used_with(q, pages, inodes) <= q->held;
-    if (fits || !q->has_source) {
-        q->data_pages += pages;
-        q->inodes += inodes;
-    }
+    bool fits = used_with(q, d) <= q->held;
+    if (fits || !q->has_source)
+        add_locked(q, d);
     pthread_mutex_unlock(&q->lock);
     if (!fits && q->has_source)
-        (void)charge_from_source(q, pages, inodes, true);
+        (void)charge_from_source(q, d, true);
 
     pthread_mutex_lock(&q->lock);
     uint64_t used = used_now(q);
@@ -171,14 +198,45 @@ uint64_t tfs_quota_force(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
     return over;
 }
 
-void tfs_quota_release(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+static void release(struct tfs_quota *q, struct delta d)
 {
     pthread_mutex_lock(&q->lock);
-    q->data_pages -= pages < q->data_pages ? pages : q->data_pages;
-    q->inodes -= inodes < q->inodes ? inodes : q->inodes;
+    q->data_pages -= d.pages < q->data_pages ? d.pages : q->data_pages;
+    q->inodes -= d.inodes < q->inodes ? d.inodes : q->inodes;
+    q->xattr_bytes -= d.xattr_bytes < q->xattr_bytes ? d.xattr_bytes : q->xattr_bytes;
     uint64_t surplus = trim_slack_locked(q);
     pthread_mutex_unlock(&q->lock);
     give_to_source(q, surplus);
+}
+
+int tfs_quota_charge(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+{
+    return charge(q, (struct delta){.pages = pages, .inodes = inodes});
+}
+
+uint64_t tfs_quota_force(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+{
+    return force_charge(q, (struct delta){.pages = pages, .inodes = inodes});
+}
+
+void tfs_quota_release(struct tfs_quota *q, uint64_t pages, uint64_t inodes)
+{
+    release(q, (struct delta){.pages = pages, .inodes = inodes});
+}
+
+int tfs_quota_charge_xattr(struct tfs_quota *q, uint64_t bytes)
+{
+    return charge(q, (struct delta){.xattr_bytes = bytes});
+}
+
+uint64_t tfs_quota_force_xattr(struct tfs_quota *q, uint64_t bytes)
+{
+    return force_charge(q, (struct delta){.xattr_bytes = bytes});
+}
+
+void tfs_quota_release_xattr(struct tfs_quota *q, uint64_t bytes)
+{
+    release(q, (struct delta){.xattr_bytes = bytes});
 }
 
 void tfs_quota_settle(struct tfs_quota *q, uint64_t charged, uint64_t before, uint64_t after)
@@ -217,6 +275,9 @@ void tfs_quota_get_stats(struct tfs_quota *q, struct tfs_quota_stats *out)
     out->used = used_now(q);
     out->data_pages = q->data_pages;
     out->inodes = q->inodes;
+    out->xattr_bytes = q->xattr_bytes;
+    out->stalls = q->stalls;
+    out->stall_ns = q->stall_ns;
     out->refusals = q->refusals;
     out->acquired = q->acquired;
     out->released = q->released;

@@ -8,8 +8,10 @@
  *   write or fallocate may add before the data lands, then settles to what
  *   st_blocks says afterwards;
  * - inodes: every file, directory, symlink and node costs inode_cost bytes
- *   (an estimate of the backing filesystem's inode and dentry memory); the
- *   inode bytes are summed and rounded up to pages as a whole.
+ *   (an estimate of the backing filesystem's inode and dentry memory);
+ * - extended attributes: each costs the length of its name plus the size
+ *   of its value, in bytes; the inode and attribute bytes are summed and
+ *   rounded up to pages as a whole ("metadata pages").
  *
  * Where quota comes from:
  * - standalone: a fixed limit, held from the start;
@@ -54,10 +56,13 @@ struct tfs_quota_config {
 
 struct tfs_quota_stats {
     uint64_t held;        /* pages held: the limit, or the source's grant */
-    uint64_t used;        /* data + inode pages */
+    uint64_t used;        /* data + metadata pages */
     uint64_t data_pages;  /* data pages charged */
     uint64_t inodes;      /* inodes charged */
+    uint64_t xattr_bytes; /* extended attribute bytes charged */
     uint64_t refusals;    /* charges refused (ENOSPC) */
+    uint64_t stalls;      /* charges that waited for the source (the broker) */
+    uint64_t stall_ns;    /* time those charges waited, in total */
     uint64_t acquired;    /* pages taken from the source, in total */
     uint64_t released;    /* pages given back to the source (returns and give-backs) */
 };
@@ -68,8 +73,8 @@ struct tfs_quota {
     struct tfs_quota_config config;
     struct tfs_quota_source source;
     bool has_source;
-    uint64_t held, data_pages, inodes;
-    uint64_t refusals, acquired, released;
+    uint64_t held, data_pages, inodes, xattr_bytes;
+    uint64_t refusals, acquired, released, stalls, stall_ns;
 };
 
 /* Sets q up. source NULL: standalone, the limit is held at once. Returns 0
@@ -107,6 +112,18 @@ uint64_t tfs_quota_giveback(struct tfs_quota *q, uint64_t wanted);
 
 /* Source mode: gives back all the slack (at unmount). May block. */
 void tfs_quota_release_slack(struct tfs_quota *q);
+
+/* Adds `bytes` of extended attributes to the books, like tfs_quota_charge:
+ * returns 0 or -ENOSPC (nothing charged). May block in the source. */
+int tfs_quota_charge_xattr(struct tfs_quota *q, uint64_t bytes);
+
+/* Adds `bytes` of extended attributes that already exist (found at mount),
+ * never refused; returns the pages by which used exceeds held. May block. */
+uint64_t tfs_quota_force_xattr(struct tfs_quota *q, uint64_t bytes);
+
+/* Removes `bytes` of extended attributes (clamped) and gives surplus slack
+ * back. May block in the source. */
+void tfs_quota_release_xattr(struct tfs_quota *q, uint64_t bytes);
 
 /* Pages that `inodes` inodes cost at inode_cost bytes each, rounded up. */
 uint64_t tfs_quota_inode_pages(const struct tfs_quota_config *config, uint64_t inodes);

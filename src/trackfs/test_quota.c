@@ -353,6 +353,62 @@ static void test_threads_conserve(void)
     pthread_mutex_destroy(&lb.lock);
 }
 
+/* Attribute bytes join the inode bytes before rounding up to pages. */
+static void test_xattr_bytes_share_metadata_pages(void)
+{
+    struct tfs_quota q;
+    struct tfs_quota_config c = config_of(3, 0, 1024);
+    MBT_EQ_INT(0, tfs_quota_init(&q, &c, NULL));
+    MBT_EQ_INT(0, tfs_quota_charge(&q, 1, 2));        /* 1 data + 2048 bytes: 2 pages */
+    MBT_EQ_INT(0, tfs_quota_charge_xattr(&q, 2048)); /* 4096 metadata bytes: still 2 */
+    struct tfs_quota_stats st;
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(2, st.used);
+    MBT_EQ_U64(2048, st.xattr_bytes);
+    MBT_EQ_INT(0, tfs_quota_charge_xattr(&q, 4096));     /* 8192 bytes: 2 pages, 3 used */
+    MBT_EQ_INT(-ENOSPC, tfs_quota_charge_xattr(&q, 1)); /* one byte more needs a 4th page */
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(3, st.used);
+    MBT_EQ_U64(6144, st.xattr_bytes);
+    MBT_EQ_U64(1, st.refusals);
+    tfs_quota_release_xattr(&q, 4097);
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(2047, st.xattr_bytes);
+    MBT_EQ_U64(2, st.used);
+    MBT_EQ_U64(1, tfs_quota_force_xattr(&q, 8192)); /* existing: taken, 1 page over */
+    tfs_quota_release_xattr(&q, UINT64_MAX);          /* clamped */
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(0, st.xattr_bytes);
+    MBT_EQ_U64(2, st.used);
+    tfs_quota_destroy(&q);
+}
+
+/* A stall is a charge that had to ask the source; forced charges and
+ * charges that fit in the slack are not stalls. */
+static void test_stalls_counted(void)
+{
+    struct fake_broker b = {.pool = 40, .total = 40};
+    struct tfs_quota_source s;
+    source_of(&b, &s);
+    struct tfs_quota q;
+    struct tfs_quota_config c = config_of(0, 16, 0);
+    MBT_EQ_INT(0, tfs_quota_init(&q, &c, &s));
+    for (int i = 0; i < 20; i++)
+        MBT_EQ_INT(0, tfs_quota_charge(&q, 1, 0)); /* asks at the 1st and the 17th */
+    struct tfs_quota_stats st;
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(2, st.stalls);
+    MBT_EQ_U64(2, b.acquires);
+    MBT_EQ_U64(0, tfs_quota_force(&q, 16, 0)); /* forced: 36 used, 8 of 16 asked come, no stall */
+    MBT_EQ_INT(-ENOSPC, tfs_quota_charge(&q, 20, 0)); /* the pool has 8 of 16 asked */
+    tfs_quota_get_stats(&q, &st);
+    MBT_EQ_U64(3, st.stalls);
+    MBT_EQ_U64(1, st.refusals);
+    MBT_EQ_U64(4, b.acquires);
+    check_books(&q, &b);
+    tfs_quota_destroy(&q);
+}
+
 static void test_bad_config(void)
 {
     struct tfs_quota q;
@@ -376,6 +432,8 @@ int main(void)
     MBT_RUN(test_settle_and_force);
     MBT_RUN(test_force_takes_from_source);
     MBT_RUN(test_threads_conserve);
+    MBT_RUN(test_xattr_bytes_share_metadata_pages);
+    MBT_RUN(test_stalls_counted);
     MBT_RUN(test_bad_config);
     return mbt_finish();
 }

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static void test_pages_of_blocks(void)
@@ -59,6 +62,26 @@ static void test_measure_tree(void)
                u.data_pages);
     MBT_EQ_U64(0, tfs_pages_of_blocks((uint64_t)sparse.st_blocks, page) > 1); /* holes are free */
     MBT_EQ_INT(-EINVAL, tfs_usage_measure(dir, 0, &u));
+
+    /* Extended attributes: name length plus value size, a hard-linked
+     * inode's once. Where the filesystem has no user xattrs, say so. */
+    char data_path[64], sub_path[64];
+    snprintf(data_path, sizeof data_path, "%s/data", top);
+    snprintf(sub_path, sizeof sub_path, "%s/sub", top);
+    uint64_t base = u.xattr_bytes;
+    if (setxattr(data_path, "user.a", "hello", 5, 0) == 0) {
+        MBT_EQ_INT(0, setxattr(sub_path, "user.bb", "xyz", 3, 0));
+        MBT_EQ_U64(11, tfs_xattr_bytes(data_path, false));
+        MBT_EQ_INT(0, tfs_usage_measure(dir, page, &u));
+        MBT_EQ_U64(base + 11 + 10, u.xattr_bytes);
+        MBT_EQ_INT(0, setxattr(top, "user.top", "1234", 4, 0)); /* the top's count too */
+        MBT_EQ_INT(0, tfs_usage_measure(dir, page, &u));
+        MBT_EQ_U64(base + 11 + 10 + 12, u.xattr_bytes);
+        MBT_EQ_U64(0, tfs_xattr_bytes("/nonexistent/x", true));
+    } else {
+        printf("test_measure_tree: %s has no user xattrs (%s): that part is skipped\n", top,
+               strerror(errno));
+    }
 
     unlinkat(dir, "sub/sym", 0);
     unlinkat(dir, "sub/sparse", 0);

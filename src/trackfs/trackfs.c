@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "trackfs/mountinfo.h"
 #include "trackfs/options.h"
 #include "trackfs/usage.h"
 
@@ -60,10 +61,11 @@ static void log_books(struct tfs_fs *fs)
         snprintf(source, sizeof source, "standalone limit");
     mb_log(MB_LOG_NOTICE,
            "books: held %" PRIu64 " pages (%s), used %" PRIu64 " pages (data %" PRIu64
-           ", inodes %" PRIu64 "), refusals %" PRIu64 ", acquired %" PRIu64 ", released %" PRIu64
-           ", page size %" PRIu64,
-           qs.held, source, qs.used, qs.data_pages, qs.inodes, qs.refusals, qs.acquired,
-           qs.released, fs->page_size);
+           ", inodes %" PRIu64 ", xattr bytes %" PRIu64 "), refusals %" PRIu64
+           ", acquired %" PRIu64 ", released %" PRIu64 ", stalls %" PRIu64 " (%" PRIu64
+           " ms), page size %" PRIu64,
+           qs.held, source, qs.used, qs.data_pages, qs.inodes, qs.xattr_bytes, qs.refusals,
+           qs.acquired, qs.released, qs.stalls, qs.stall_ns / 1000000u, fs->page_size);
 }
 
 /* Waits for SIGUSR1 (blocked in every thread) and logs the books. */
@@ -191,6 +193,8 @@ static int adopt_existing(struct tfs_fs *fs, const struct cmdline *cl)
     if (fs->broker != NULL)
         fs->broker->mounting = true;
     uint64_t over = tfs_quota_force(&fs->quota, u.data_pages, u.inodes);
+    if (u.xattr_bytes > 0)
+        over = tfs_quota_force_xattr(&fs->quota, u.xattr_bytes);
     if (fs->broker != NULL)
         fs->broker->mounting = false;
     if (over > 0) {
@@ -262,6 +266,14 @@ int main(int argc, char **argv)
     int rc = parse_cmdline(argc, argv, &cl);
     if (rc != 0)
         return rc;
+    /* A dead trackfs (killed) leaves its mount; do not stack on it. */
+    if (tfs_mounted_at(cl.mountpoint, "fuse.trackfs") == 1) {
+        fprintf(stderr,
+                "trackfs: %s is already a trackfs mount (a dead one after a crash: unmount it "
+                "with fusermount3 -u, or -uz when busy, then mount again)\n",
+                cl.mountpoint);
+        return 1;
+    }
     int ready_fd = go_background(cl.foreground);
     mb_log_init_stderr("trackfs", cl.debug ? MB_LOG_DEBUG : MB_LOG_INFO);
 

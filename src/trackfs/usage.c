@@ -5,9 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 struct linked_inode {
@@ -49,6 +52,31 @@ static int seen_before(struct walk *w, uint64_t dev, uint64_t ino)
     return 0;
 }
 
+uint64_t tfs_xattr_bytes(const char *path, bool follow)
+{
+    char small[1024];
+    char *names = small;
+    ssize_t len = follow ? listxattr(path, small, sizeof small) : llistxattr(path, small, sizeof small);
+    if (len < 0 && errno == ERANGE) {
+        ssize_t need = follow ? listxattr(path, NULL, 0) : llistxattr(path, NULL, 0);
+        if (need <= 0 || (names = malloc((size_t)need)) == NULL)
+            return 0;
+        len = follow ? listxattr(path, names, (size_t)need) : llistxattr(path, names, (size_t)need);
+    }
+    uint64_t bytes = 0;
+    for (ssize_t at = 0; len > 0 && at < len;) {
+        const char *name = names + at;
+        size_t name_len = strnlen(name, (size_t)(len - at));
+        ssize_t value = follow ? getxattr(path, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
+        if (value >= 0)
+            bytes += name_len + (uint64_t)value;
+        at += (ssize_t)name_len + 1;
+    }
+    if (names != small)
+        free(names);
+    return bytes;
+}
+
 static int walk_dir(struct walk *w, int dirfd)
 {
     int fd = dup(dirfd);
@@ -60,6 +88,8 @@ static int walk_dir(struct walk *w, int dirfd)
         close(fd);
         return err;
     }
+    /* The duplicate shares the caller's offset: start from the top. */
+    rewinddir(dir);
     int rc = 0;
     for (;;) {
         errno = 0;
@@ -91,6 +121,9 @@ static int walk_dir(struct walk *w, int dirfd)
         }
         w->usage.inodes++;
         w->usage.data_pages += tfs_pages_of_blocks((uint64_t)st.st_blocks, w->page_size);
+        char path[64 + NAME_MAX];
+        snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, e->d_name);
+        w->usage.xattr_bytes += tfs_xattr_bytes(path, false);
         if (S_ISDIR(st.st_mode)) {
             int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub < 0) {
@@ -117,6 +150,10 @@ int tfs_usage_measure(int dirfd, uint64_t page_size, struct tfs_usage *out)
     struct walk w = {.page_size = page_size, .top_dev = (uint64_t)st.st_dev};
     int rc = walk_dir(&w, dirfd);
     free(w.linked);
+    /* The top directory is not an inode of ours, but its attributes are. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", dirfd);
+    w.usage.xattr_bytes += tfs_xattr_bytes(path, true);
     if (rc == 0)
         *out = w.usage;
     return rc;

@@ -476,6 +476,10 @@ int mbserver_options_from_config(const struct mbserver_file_config *fc, uint64_t
             return -EINVAL;
         }
         opts->broker.pressure_reserve_pages = reserve;
+    } else {
+        /* A tenth of TOTAL: without a reserve, kernel pressure would make
+         * the broker ask no one for anything while its pool is not empty. */
+        opts->broker.pressure_reserve_pages = total_pages / MBS_DEFAULT_PRESSURE_RESERVE_DIVISOR;
     }
     copy_ids(opts->allow_uids, &opts->allow_uid_count, fc->allow_uids, fc->allow_uid_count);
     copy_ids(opts->allow_gids, &opts->allow_gid_count, fc->allow_gids, fc->allow_gid_count);

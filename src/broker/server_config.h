@@ -15,6 +15,8 @@
 /* Longest CLASS and CLASS_RULE line values, NUL excluded. */
 #define MBS_CLASS_LINE_MAX 127u
 #define MBS_RULE_LINE_MAX 191u
+/* PRESSURE_RESERVE when the config does not set it: TOTAL / this. */
+#define MBS_DEFAULT_PRESSURE_RESERVE_DIVISOR 10u
 
 enum mbserver_key {
     MBS_TOTAL,

@@ -54,6 +54,16 @@ static void test_schema_and_defaults(void)
     MBT_EQ_U64(0, opts.broker.rule_count);
     MBT_EQ_U64(0, opts.broker.default_class);
     MBT_EQ_INT(0, mb_broker_config_check(&opts.broker));
+    /* PRESSURE_RESERVE: a tenth of TOTAL unless set; 0 turns it off. */
+    MBT_EQ_U64(100, opts.broker.pressure_reserve_pages);
+    MBT_EQ_INT(0, resolve("TOTAL 1005p\n"));
+    MBT_EQ_U64(100, opts.broker.pressure_reserve_pages);
+    MBT_EQ_INT(0, resolve("TOTAL 1000p\nPRESSURE_RESERVE 0\n"));
+    MBT_EQ_U64(0, opts.broker.pressure_reserve_pages);
+    MBT_EQ_INT(0, resolve("TOTAL 1000p\nPRESSURE_RESERVE 250p\n"));
+    MBT_EQ_U64(250, opts.broker.pressure_reserve_pages);
+    expect_error("TOTAL 1000p\nPRESSURE_RESERVE 1001p\n",
+                 "PRESSURE_RESERVE must resolve to at most TOTAL");
 }
 
 static void test_classes_and_rules(void)

@@ -134,7 +134,7 @@ void mbconf_write_config(FILE *out, const struct mbconf_plan *plan, const char *
           "REQUEST_TIMEOUT     500ms     # a REQUEST waits this long for give-backs\n"
           "QUERY_TIMEOUT       200ms     # deadline of one give-back query\n"
           "MISSED_DEADLINE_LIMIT 0       # 0: never disconnect a slow client\n"
-          "PRESSURE_RESERVE    0         # pool kept free under kernel memory pressure\n"
+          "# PRESSURE_RESERVE  (a tenth of TOTAL) pool kept free under kernel memory pressure\n"
           "SEND_QUEUE_DEPTH    8\n"
           "LOG_LEVEL           info\n",
           out);

@@ -7,7 +7,11 @@
  * the broker asks: at normal urgency it evicts what is asked down to a floor
  * it keeps; at urgent level it evicts everything it can.
  *
- *   cache_service [--target SIZE_MIB] [--keep SIZE_MIB] [--seconds N]
+ *   cache_service [--target MIB] [--keep MIB] [--backoff SECONDS] [--seconds N]
+ *
+ * After giving memory back it does not grow again for --backoff seconds
+ * (default 5): the broker asked because memory is short, and a cache that
+ * took it straight back would only be asked again.
  *
  * Build against an installed membroker:
  *   cc cache_service.c $(pkg-config --cflags --libs membroker) -pthread
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +41,7 @@ struct cache {
     unsigned count;
     unsigned keep; /* blocks kept at normal urgency */
     uint64_t pages_per_block;
+    struct timespec last_giveback; /* CLOCK_MONOTONIC; zero: never */
 };
 
 static struct cache cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -64,6 +70,7 @@ static uint64_t give_back(struct mb_client *client, void *arg,
         evicted++;
     }
     unsigned left = c->count;
+    clock_gettime(CLOCK_MONOTONIC, &c->last_giveback);
     pthread_mutex_unlock(&c->lock);
     printf("give-back: asked %llu pages (%s), evicted %u blocks, gave %llu pages, %u blocks "
            "left\n",
@@ -114,16 +121,19 @@ static unsigned number_arg(const char *text, const char *name, unsigned max)
 
 int main(int argc, char **argv)
 {
-    unsigned target_mib = 16, keep_mib = 4, seconds = 0;
+    unsigned target_mib = 16, keep_mib = 4, seconds = 0, backoff = 5;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--target") == 0 && i + 1 < argc)
             target_mib = number_arg(argv[++i], "--target", MAX_MIB);
         else if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc)
             keep_mib = number_arg(argv[++i], "--keep", MAX_MIB);
+        else if (strcmp(argv[i], "--backoff") == 0 && i + 1 < argc)
+            backoff = number_arg(argv[++i], "--backoff", 3600);
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
             seconds = number_arg(argv[++i], "--seconds", 86400);
         else {
-            fprintf(stderr, "usage: cache_service [--target MIB] [--keep MIB] [--seconds N]\n");
+            fprintf(stderr, "usage: cache_service [--target MIB] [--keep MIB] [--backoff SECONDS] "
+                            "[--seconds N]\n");
             return 2;
         }
     }
@@ -166,10 +176,14 @@ int main(int argc, char **argv)
     time_t end = seconds > 0 ? time(NULL) + seconds : 0;
     unsigned reported = 0;
     while (!stop && (end == 0 || time(NULL) < end)) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
         pthread_mutex_lock(&cache.lock);
         unsigned count = cache.count;
+        bool backing_off = cache.last_giveback.tv_sec != 0 &&
+                           now.tv_sec - cache.last_giveback.tv_sec < (time_t)backoff;
         pthread_mutex_unlock(&cache.lock);
-        if (count < target && grow_once(&client) == 0)
+        if (count < target && !backing_off && grow_once(&client) == 0)
             continue; /* grow as fast as quota comes */
         if (count != reported) {
             printf("cache: %u blocks (%u MiB), balance %llu pages\n", count,

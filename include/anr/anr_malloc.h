@@ -121,7 +121,49 @@ struct anr_options {
      * 2 KiB of the reservation's metadata, touched only when used); further
      * threads run uncached. Default 64, from 1 to 4096. */
     unsigned thread_cache_threads;
+
+    /* ---- Debugging (all off by default; docs/anr.md "Debugging") ---------
+     * Any of guard_words, fill_with_trash, stack_depth or
+     * flight_recorder_entries switches the heap to debug mode: every block
+     * gets a header in front (size, allocation number, generation, stack)
+     * and its guards, live blocks are kept on a list, usable_size is exactly
+     * the size asked for, realloc always moves, and the thread caches are
+     * not used; statistics count the headers and guards as in use. All of it
+     * is stored in the reservation made at creation: still no mmap-family
+     * call afterwards. */
+    /* EXTRA_DEBUG_WORDS: machine words of ANR_GUARD_BYTE written before and
+     * after each block (rounded up to 8 bytes a side), checked on free, on
+     * realloc and by anr_heap_verify. A damaged guard is reported once
+     * (block address, size, which side) and counted in stats.guard_faults;
+     * the block is kept out of use for good (it stays allocated and verify
+     * keeps failing while it exists). Default 0, at most 64. */
+    unsigned guard_words;
+    /* FILL_WITH_TRASH: new blocks (not calloc's) are filled with
+     * ANR_TRASH_ALLOC bytes and freed blocks with ANR_TRASH_FREE bytes.
+     * Default false. */
+    bool fill_with_trash;
+    /* MEMORY_DEBUG: return addresses captured per allocation (without
+     * allocating), shown by the leak report and the dump. Default 0, at most
+     * 32. */
+    unsigned stack_depth;
+    /* Operations kept in the flight recorder ring (op, pointer, size,
+     * thread, time), shown by anr_heap_dump. Default 0 (off), at most 2^20. */
+    unsigned flight_recorder_entries;
+    /* Where debug reports go (guard faults, double and invalid frees in
+     * debug mode): report(heap, line, report_user) when set, else one
+     * write(2) of the line to report_fd (default 2; -1 = nowhere). Lines end
+     * with '\n'. The callback runs with the heap's lock held: it may call
+     * anr_heap_dump() on the heap, nothing else of it. */
+    void (*report)(anr_heap *heap, const char *line, void *report_user);
+    void *report_user;
+    int report_fd;
 };
+
+/* The fill bytes of fill_with_trash. */
+#define ANR_TRASH_ALLOC 0xA5u /* new, not yet written memory */
+#define ANR_TRASH_FREE 0xDEu  /* freed memory */
+/* The byte every guard word is made of. */
+#define ANR_GUARD_BYTE 0xFDu
 
 /* Heap statistics, a consistent snapshot taken under the heap's lock. */
 struct anr_stats {
@@ -151,6 +193,8 @@ struct anr_stats {
      * in_use_bytes). Exact while the threads owning caches are idle. */
     uint64_t thread_cached_bytes;
     uint64_t thread_cached_blocks;
+    /* Debugging: blocks found with a damaged guard (each counted once). */
+    uint64_t guard_faults;
 };
 
 /* Fills *opts with the documented defaults. Never blocks. */
@@ -177,12 +221,14 @@ ANR_API void *anr_heap_calloc(anr_heap *heap, size_t n, size_t size);
  * ptr frees ptr and returns NULL (errno unchanged), as glibc does. */
 ANR_API void *anr_heap_realloc(anr_heap *heap, void *ptr, size_t size);
 /* free: NULL is ignored; a pointer that is not a live block of this heap is
- * ignored and counted in stats.invalid_frees. Never blocks. */
+ * ignored and counted in stats.invalid_frees. Never blocks, except in debug
+ * mode (below), where free takes the heap's lock. */
 ANR_API void anr_heap_free(anr_heap *heap, void *ptr);
 /* memalign: alignment must be a power of two (EINVAL otherwise). */
 ANR_API void *anr_heap_memalign(anr_heap *heap, size_t alignment, size_t size);
-/* Bytes usable in the block (>= the size asked for); 0 for NULL or a pointer
- * that is not a live block of this heap. */
+/* Bytes usable in the block (>= the size asked for; exactly the size asked
+ * for in debug mode); 0 for NULL or a pointer that is not a live block of
+ * this heap. */
 ANR_API size_t anr_heap_usable_size(anr_heap *heap, const void *ptr);
 /* true when ptr lies inside a page of this heap that holds blocks (O(1);
  * does not check that ptr is the start of a live block). */
@@ -214,6 +260,67 @@ ANR_API uint64_t anr_heap_shrink(anr_heap *heap, size_t bytes);
  * of the first fault found into buf (NUL-terminated when len > 0). Work grows
  * with the heap's size; takes the lock. */
 ANR_API int anr_heap_verify(anr_heap *heap, char *buf, size_t len);
+
+/* ---- Debugging ----------------------------------------------------------
+ * Reports are written with write(2) into a fixed buffer on the stack: no
+ * stdio, no malloc, no mmap. */
+
+/* Operations in the flight recorder. */
+enum anr_op {
+    ANR_OP_MALLOC = 1,   /* malloc, malloc_if_possible, malloc_if_available */
+    ANR_OP_CALLOC = 2,
+    ANR_OP_REALLOC = 3,  /* ptr: the new block, old_ptr: the one passed in */
+    ANR_OP_MEMALIGN = 4,
+    ANR_OP_FREE = 5,     /* also realloc's release of the old block */
+    ANR_OP_BAD_FREE = 6, /* free of a pointer that is not a live block */
+    ANR_OP_GUARD = 7,    /* a damaged guard found (ptr, size: the block) */
+};
+
+struct anr_flight_entry {
+    uint64_t seq;     /* 1, 2, ... per heap, in order */
+    uint64_t time_ns; /* CLOCK_MONOTONIC */
+    uint64_t ptr;     /* the block (as an integer: 32-bit safe) */
+    uint64_t old_ptr; /* realloc: the block passed in; else 0 */
+    uint64_t size;    /* bytes asked for (free: the block's size) */
+    uint32_t tid;     /* kernel thread id */
+    uint32_t op;      /* enum anr_op */
+};
+
+/* Copies the newest min(max, recorded) flight recorder entries into out,
+ * oldest first. Returns how many; 0 when the recorder is off. */
+ANR_API size_t anr_heap_flight_recorder(anr_heap *heap, struct anr_flight_entry *out,
+                                        size_t max);
+
+/* One live block, as the walk and the leak report see it. */
+struct anr_block_info {
+    void *ptr;
+    size_t size;          /* bytes asked for */
+    uint64_t seq;         /* allocation number (1, 2, ... per heap) */
+    uint64_t generation;  /* anr_heap_mark generation at allocation */
+    unsigned depth;       /* return addresses in stack */
+    const uintptr_t *stack; /* innermost (the allocating call) first */
+};
+typedef void (*anr_block_fn)(const struct anr_block_info *block, void *user);
+
+/* Starts a new generation and returns its number (1, 2, ...): blocks
+ * allocated from now on belong to it. -EOPNOTSUPP (as a negative value cast
+ * to int64_t) when the heap is not in debug mode. */
+ANR_API int64_t anr_heap_mark(anr_heap *heap);
+/* Calls fn for every live block of generation >= since, oldest first, with
+ * the heap's lock held (fn must not call this heap). Returns the number of
+ * blocks, or -EOPNOTSUPP when the heap is not in debug mode. */
+ANR_API int64_t anr_heap_walk_live(anr_heap *heap, uint64_t since, anr_block_fn fn, void *user);
+/* Leak report: the live blocks allocated since the last anr_heap_mark (all
+ * live blocks when none), grouped by allocation site (the captured stack),
+ * largest site first, each block listed. Written to fd. Returns the number
+ * of blocks listed, or -EOPNOTSUPP when the heap is not in debug mode. */
+ANR_API int64_t anr_heap_report_leaks(anr_heap *heap, int fd);
+/* Writes the heap's statistics, its largest allocation sites (debug mode)
+ * and the flight recorder (when on) to fd. Usable when memory is exhausted
+ * and from a signal handler: it never blocks on the heap's lock (when the
+ * lock is taken it says so and skips what needs it), never allocates, and
+ * uses only write(2). Returns 0 or -errno of a failed write. */
+ANR_API int anr_heap_dump(anr_heap *heap, int fd);
 
 /* ---- The process default heap ------------------------------------------- */
 

@@ -11,6 +11,7 @@
  */
 #include "anr/heap_internal.h"
 #include "anr/tcache.h"
+#include "anr/vg.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct anr_heap *registry;
@@ -20,14 +21,20 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void before_fork(void)
 {
     pthread_mutex_lock(&registry_lock);
-    for (struct anr_heap *h = registry; h != NULL; h = h->registry_next)
+    for (struct anr_heap *h = registry; h != NULL; h = h->registry_next) {
         pthread_mutex_lock(&h->lock);
+        if (h->vg)
+            anr_vg_quiet_begin(); /* as anr_lock: the child flushes caches */
+    }
 }
 
 static void after_fork_parent(void)
 {
-    for (struct anr_heap *h = registry; h != NULL; h = h->registry_next)
+    for (struct anr_heap *h = registry; h != NULL; h = h->registry_next) {
         pthread_mutex_unlock(&h->lock);
+        if (h->vg)
+            anr_vg_quiet_end();
+    }
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -39,6 +46,8 @@ static void after_fork_child(void)
     for (struct anr_heap *h = registry; h != NULL; h = h->registry_next) {
         anr_tc_fork_child(h);
         pthread_mutex_unlock(&h->lock);
+        if (h->vg)
+            anr_vg_quiet_end();
     }
     pthread_mutex_unlock(&registry_lock);
 }

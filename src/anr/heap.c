@@ -8,6 +8,7 @@
 #include "anr/heap_internal.h"
 #include "anr/os.h"
 #include "anr/tcache.h"
+#include "anr/vg.h"
 
 #include <errno.h>
 #include <string.h>
@@ -28,6 +29,7 @@ void anr_options_init(struct anr_options *opts)
     opts->thread_cache = false;
     opts->thread_cache_bytes = 128 * 1024;
     opts->thread_cache_threads = 64;
+    opts->report_fd = 2;
 }
 
 static size_t pages_up(size_t bytes, size_t page_size)
@@ -78,6 +80,12 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     unsigned tc_threads = opts->thread_cache ? opts->thread_cache_threads : 0;
     if (opts->thread_cache && (tc_threads == 0 || tc_threads > ANR_TC_MAX_THREADS))
         return -EINVAL;
+    if (anr_dbg_check(opts) != 0)
+        return -EINVAL;
+    /* Debug mode puts a header on every block: no thread caches. */
+    bool dbg = anr_dbg_wanted(opts);
+    if (dbg)
+        tc_threads = 0;
 
     /* Tables: heap struct, page states, slab descriptors, slab bitmaps. */
     size_t bits_words = pg / 1024u; /* one bit per 16 bytes of a page */
@@ -93,6 +101,10 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     uint64_t tc_off = off;
     size_t tc_stride = anr_round_up(sizeof(struct anr_tcache), 64);
     off += (uint64_t)tc_threads * tc_stride;
+    off = (off + 63u) & ~(uint64_t)63u;
+    uint64_t dbg_off = off;
+    if (dbg)
+        off += anr_dbg_meta_bytes(opts);
     uint64_t meta = (off + pg - 1u) & ~(uint64_t)(pg - 1u);
     uint64_t arena = map_pages * pg;
     if (arena > SIZE_MAX / 2u || meta > SIZE_MAX / 2u - arena)
@@ -141,7 +153,20 @@ int anr_heap_create(const struct anr_options *opts, anr_heap **out)
     }
     if (tc_threads > 0)
         anr_tc_configure(h, opts->thread_cache_bytes);
+    if (dbg)
+        anr_dbg_init(h, opts, base + dbg_off);
     anr_chunk_init_arena(h);
+    /* Under memcheck, tell it about every block (vg.h); arena memory outside
+     * announced blocks is off limits to the program. Tools that keep no
+     * memory pools (callgrind, cachegrind) leave the heap as it is. */
+    if (ANR_VG_RUNNING()) {
+        ANR_VG_POOL_CREATE(h, h->d.guard_bytes);
+        h->vg = ANR_VG_POOL_EXISTS(h);
+        h->vg_core = h->vg && !dbg;
+        h->slow = h->slow || h->vg_core;
+        if (h->vg)
+            ANR_VG_NOACCESS(h->arena, h->arena_bytes);
+    }
     anr_fork_register(h);
     *out = h;
     return 0;
@@ -154,6 +179,8 @@ void anr_heap_destroy(anr_heap *h)
     anr_tc_forget(h);
     anr_fork_unregister(h);
     pthread_mutex_destroy(&h->lock);
+    if (h->vg)
+        ANR_VG_POOL_DESTROY(h);
     char *base = h->map_base;
     size_t bytes = h->map_bytes;
     anr_os_release(base, bytes);
@@ -183,7 +210,7 @@ struct anr_chunk *anr_chunk_of_payload(const struct anr_heap *h, const char *p)
 }
 
 /* Usable bytes of the live block p, or 0. Lock held. */
-static size_t usable_locked(const struct anr_heap *h, const char *p)
+size_t anr_core_usable_locked(const struct anr_heap *h, const char *p)
 {
     if (!in_arena(h, p))
         return 0;
@@ -195,7 +222,7 @@ static size_t usable_locked(const struct anr_heap *h, const char *p)
 
 /* ---- lock and deferred frees -------------------------------------------- */
 
-static void free_locked(struct anr_heap *h, char *p)
+static inline void free_locked(struct anr_heap *h, char *p)
 {
     size_t usable = 0;
     if (h->page_state[anr_page_of(h, p)] == ANR_PG_SLAB) {
@@ -216,6 +243,11 @@ static void free_locked(struct anr_heap *h, char *p)
     h->st.frees++;
 }
 
+void anr_core_free_locked(struct anr_heap *h, char *p)
+{
+    free_locked(h, p);
+}
+
 static void drain_deferred(struct anr_heap *h)
 {
     anr_tc_drain_returned(h);
@@ -225,6 +257,8 @@ static void drain_deferred(struct anr_heap *h)
     void *list = atomic_exchange_explicit(&h->deferred, NULL, memory_order_acquire);
     if (list == NULL)
         return;
+    if (__builtin_expect(h->vg_core, 0))
+        anr_vg_retire_list(h, list); /* memcheck: the blocks are freed now */
     while (list != NULL) {
         void *next;
         memcpy(&next, list, sizeof next); /* read the link before the free reuses the block */
@@ -235,13 +269,23 @@ static void drain_deferred(struct anr_heap *h)
     anr_reclaim_auto(h);
 }
 
-void anr_lock(struct anr_heap *h)
+/* The lock for the malloc and free paths. Under valgrind these run inside
+ * the wrappers of vg_allocate / vg_free, which silence memcheck around them. */
+static inline void lock_fast(struct anr_heap *h)
 {
     pthread_mutex_lock(&h->lock);
     drain_deferred(h);
 }
 
-void anr_unlock(struct anr_heap *h)
+static inline bool trylock_fast(struct anr_heap *h)
+{
+    if (pthread_mutex_trylock(&h->lock) != 0)
+        return false;
+    drain_deferred(h);
+    return true;
+}
+
+static inline void unlock_fast(struct anr_heap *h)
 {
     pthread_mutex_unlock(&h->lock);
     /* A free queued while we held the lock would wait for the next caller;
@@ -253,10 +297,76 @@ void anr_unlock(struct anr_heap *h)
     }
 }
 
+/* Under valgrind, memcheck's reports are off while a thread holds the lock:
+ * the core reads and writes its boundary tags and free lists inside memory
+ * memcheck knows as freed or never handed out. */
+void anr_lock(struct anr_heap *h)
+{
+    if (__builtin_expect(h->vg, 0))
+        anr_vg_quiet_begin();
+    lock_fast(h);
+}
+
+bool anr_trylock(struct anr_heap *h)
+{
+    if (pthread_mutex_trylock(&h->lock) != 0)
+        return false;
+    if (__builtin_expect(h->vg, 0))
+        anr_vg_quiet_begin();
+    drain_deferred(h);
+    return true;
+}
+
+void anr_unlock(struct anr_heap *h)
+{
+    unlock_fast(h);
+    if (__builtin_expect(h->vg, 0))
+        anr_vg_quiet_end();
+}
+
+/* free under memcheck, without debug mode: the block is retired
+ * (MEMPOOL_FREE) when the core takes it back, under the lock (for a queued
+ * free: when the queue is drained). A block a thread cache takes stays
+ * allocated to memcheck. Never waits for the lock, as free_slow. */
+__attribute__((noinline, cold)) static void vg_free(struct anr_heap *h, void *ptr)
+{
+    if (!in_arena(h, ptr)) {
+        atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
+        return;
+    }
+    anr_vg_quiet_begin();
+    if (!anr_tc_push_flushing(h, ptr)) {
+        anr_tc_prepare(h);
+        if (trylock_fast(h)) {
+            if (!anr_tc_free_locked(h, ptr)) {
+                if (anr_core_usable_locked(h, ptr) != 0)
+                    anr_vg_free(h, ptr);
+                free_locked(h, ptr);
+            }
+            anr_reclaim_auto(h);
+            unlock_fast(h);
+        } else {
+            void *old = atomic_load_explicit(&h->deferred, memory_order_relaxed);
+            do {
+                memcpy(ptr, &old, sizeof old);
+            } while (!atomic_compare_exchange_weak_explicit(
+                &h->deferred, &old, ptr, memory_order_release, memory_order_relaxed));
+        }
+    }
+    anr_vg_quiet_end();
+}
+
 /* free when the thread cache did not take the block. Out of line so the
  * fast path in anr_heap_free saves no registers. */
 __attribute__((noinline)) static void free_slow(struct anr_heap *h, void *ptr)
 {
+    if (h->slow) {
+        if (h->dbg)
+            anr_dbg_free(h, ptr);
+        else
+            vg_free(h, ptr);
+        return;
+    }
     if (!in_arena(h, ptr)) {
         atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
         return;
@@ -264,12 +374,11 @@ __attribute__((noinline)) static void free_slow(struct anr_heap *h, void *ptr)
     if (anr_tc_push_flushing(h, ptr))
         return;
     anr_tc_prepare(h);
-    if (pthread_mutex_trylock(&h->lock) == 0) {
-        drain_deferred(h);
+    if (trylock_fast(h)) {
         if (!anr_tc_free_locked(h, ptr))
             free_locked(h, ptr);
         anr_reclaim_auto(h);
-        anr_unlock(h);
+        unlock_fast(h);
         return;
     }
     /* Lock taken: queue the block (lock-free push; the one consumer takes
@@ -292,7 +401,11 @@ void anr_heap_free(anr_heap *h, void *ptr)
 
 /* ---- allocation --------------------------------------------------------- */
 
-enum alloc_kind { KIND_MALLOC, KIND_CALLOC, KIND_REALLOC, KIND_MEMALIGN };
+#define alloc_kind anr_kind
+#define KIND_MALLOC ANR_KIND_MALLOC
+#define KIND_CALLOC ANR_KIND_CALLOC
+#define KIND_REALLOC ANR_KIND_REALLOC
+#define KIND_MEMALIGN ANR_KIND_MEMALIGN
 
 static void account_alloc(struct anr_heap *h, size_t usable, enum alloc_kind kind)
 {
@@ -379,8 +492,8 @@ static void count_failure(struct anr_heap *h)
 
 /* Allocation with the budget rules: give pages back, then (if allowed) ask
  * the callback at most max_attempts times, without the lock held. */
-static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_kind kind,
-                      bool may_ask)
+void *anr_core_allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_kind kind,
+                        bool may_ask)
 {
     if (size > h->arena_bytes || align > h->arena_bytes / 2u) {
         count_failure(h);
@@ -400,12 +513,12 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
     for (;;) {
         int err = 0;
         uint64_t shortfall = 0;
-        anr_lock(h);
+        lock_fast(h);
         void *p = alloc_locked(h, size, align, kind, &err, &shortfall);
         if (p != NULL) {
             if (refill)
                 anr_tc_refill_locked(h, size);
-            anr_unlock(h);
+            unlock_fast(h);
             return p;
         }
         /* Short of budget: this thread's cached blocks are free memory, and
@@ -414,7 +527,7 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
         if (err == -EAGAIN && !caches_emptied) {
             caches_emptied = true;
             if (anr_tc_ask_back_locked(h) > 0) {
-                anr_unlock(h);
+                unlock_fast(h);
                 continue;
             }
         }
@@ -422,14 +535,14 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
                    attempt <= h->max_attempts;
         if (!ask) {
             h->st.failures++;
-            anr_unlock(h);
+            unlock_fast(h);
             errno = ENOMEM;
             return NULL;
         }
         h->st.callback_calls++;
         anr_need_memory_fn fn = h->need_memory;
         void *user = h->user_data;
-        anr_unlock(h);
+        unlock_fast(h);
         if (fn(h, (size_t)(shortfall << h->page_shift), attempt, user) != ANR_NEED_RETRY) {
             count_failure(h);
             errno = ENOMEM;
@@ -438,6 +551,41 @@ static void *allocate(struct anr_heap *h, size_t size, size_t align, enum alloc_
         attempt++;
     }
 }
+
+/* Allocation under memcheck without debug mode: the core's work silenced,
+ * the block announced with its usable size. */
+__attribute__((noinline)) static void *vg_allocate(struct anr_heap *h, size_t size,
+                                                   size_t align, enum alloc_kind kind,
+                                                   bool may_ask)
+{
+    anr_vg_quiet_begin();
+    void *p = anr_core_allocate(h, size, align, kind, may_ask);
+    if (p != NULL) {
+        lock_fast(h);
+        anr_vg_alloc(h, p, anr_core_usable_locked(h, p));
+        unlock_fast(h);
+    }
+    anr_vg_quiet_end();
+    return p;
+}
+
+/* Debug mode or memcheck, else the core. */
+__attribute__((noinline, cold)) static void *slow_allocate(struct anr_heap *h, size_t size,
+                                                           size_t align, enum alloc_kind kind,
+                                                           bool may_ask, const void *ra)
+{
+    if (h->dbg)
+        return anr_dbg_allocate(h, size, align, kind, may_ask, ra);
+    return vg_allocate(h, size, align, kind, may_ask);
+}
+
+/* The slow path of every allocation call. Inlined into each public
+ * function, so `ra` is its caller (the allocation site), and the core's
+ * call stays a tail call. */
+#define allocate(h, size, align, kind, may_ask)                                        \
+    ((h)->slow ? slow_allocate((h), (size), (align), (kind), (may_ask),                \
+                               __builtin_return_address(0))                            \
+               : anr_core_allocate((h), (size), (align), (kind), (may_ask)))
 
 void *anr_heap_malloc(anr_heap *h, size_t size)
 {
@@ -492,6 +640,8 @@ void *anr_heap_memalign(anr_heap *h, size_t alignment, size_t size)
 
 void *anr_heap_realloc(anr_heap *h, void *ptr, size_t size)
 {
+    if (h->dbg)
+        return anr_dbg_realloc(h, ptr, size, __builtin_return_address(0));
     if (ptr == NULL)
         return allocate(h, size, ANR_GRANULE, KIND_REALLOC, true);
     if (size == 0) {
@@ -505,7 +655,7 @@ void *anr_heap_realloc(anr_heap *h, void *ptr, size_t size)
     }
     char *p = ptr;
     anr_lock(h);
-    size_t old = usable_locked(h, p);
+    size_t old = anr_core_usable_locked(h, p);
     if (old == 0) {
         h->st.invalid_frees++;
         h->st.failures++;
@@ -541,6 +691,8 @@ void *anr_heap_realloc(anr_heap *h, void *ptr, size_t size)
             }
         }
         if (done) {
+            if (h->vg_core)
+                anr_vg_resize(h, p, before - ANR_HDR, anr_chunk_size(c) - ANR_HDR);
             h->st.in_use_bytes = h->st.in_use_bytes - before + anr_chunk_size(c);
             if (h->st.in_use_bytes > h->st.peak_in_use)
                 h->st.peak_in_use = h->st.in_use_bytes;
@@ -565,8 +717,10 @@ size_t anr_heap_usable_size(anr_heap *h, const void *ptr)
 {
     if (ptr == NULL || h == NULL)
         return 0;
+    if (h->dbg)
+        return anr_dbg_usable(h, ptr);
     anr_lock(h);
-    size_t n = usable_locked(h, ptr);
+    size_t n = anr_core_usable_locked(h, ptr);
     anr_unlock(h);
     return n;
 }
@@ -585,8 +739,14 @@ bool anr_heap_owns(anr_heap *h, const void *ptr)
 
 void anr_heap_get_stats(anr_heap *h, struct anr_stats *s)
 {
-    memset(s, 0, sizeof *s);
     anr_lock(h);
+    anr_stats_locked(h, s);
+    anr_unlock(h);
+}
+
+void anr_stats_locked(struct anr_heap *h, struct anr_stats *s)
+{
+    memset(s, 0, sizeof *s);
     struct anr_tc_totals tc;
     anr_tc_totals_locked(h, &tc);
     uint64_t pg = h->page_size;
@@ -616,7 +776,7 @@ void anr_heap_get_stats(anr_heap *h, struct anr_stats *s)
                        atomic_load_explicit(&h->invalid_outside, memory_order_relaxed);
     s->madvise_calls = h->st.madvise_calls;
     s->pages_returned = h->st.pages_returned;
-    anr_unlock(h);
+    s->guard_faults = h->d.guard_faults;
 }
 
 uint64_t anr_heap_trim(anr_heap *h)

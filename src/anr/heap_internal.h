@@ -106,6 +106,65 @@ struct anr_counters {
     uint64_t madvise_failures;
 };
 
+/* ---- debug mode (debug.c, report.c; docs/anr.md "Debugging") -------------
+ *
+ * A debug block is carved out of an ordinary ("inner") block:
+ *
+ *   inner: [ pad | struct anr_dbg_hdr + stack | front guard | user ... | back guard ]
+ *                                                            ^ returned pointer
+ *
+ * offset = user - inner is a multiple of the alignment asked for. A free of
+ * an inner chunk overwrites its first words (the free links), so the fields
+ * needed after a free (magic, size, stack) come after the first 32 bytes. */
+#define ANR_DBG_LIVE 0x4c495645u  /* a live block */
+#define ANR_DBG_FREED 0x46524545u /* freed (kept only until the memory is reused) */
+#define ANR_DBG_QUAR 0x51554152u  /* freed with a damaged guard: never reused */
+#define ANR_DBG_MAX_GUARD 64u
+#define ANR_DBG_MAX_STACK 32u
+#define ANR_DBG_MAX_FLIGHT (1u << 20)
+#define ANR_DBG_SITES 1024u       /* sites a report groups (the last: "other") */
+#define ANR_DBG_F_REPORTED 1u     /* its damaged guard was reported and counted */
+
+struct anr_dbg_hdr {
+    struct anr_dbg_hdr *next, *prev; /* the live list, oldest first */
+    uint64_t seq;                    /* allocation number */
+    uint64_t gen;                    /* generation at allocation */
+    /* 32 bytes on 64-bit, 24 on 32-bit: what a chunk free may overwrite */
+    uint32_t magic;
+    uint32_t offset;                 /* user - inner */
+    uint64_t size;                   /* bytes asked for */
+    struct anr_dbg_hdr *site_next;   /* report scratch: blocks of the same site */
+    uint16_t depth;                  /* frames in stack */
+    uint16_t flags;
+    uint32_t op;                     /* enum anr_op that made it */
+    uintptr_t stack[];               /* options.stack_depth slots */
+};
+
+struct anr_dbg_site {
+    uint64_t count, bytes;
+    struct anr_dbg_hdr *first, *last; /* chained through site_next */
+    uint32_t hash;
+    uint32_t used;
+};
+
+struct anr_debug {
+    size_t guard_bytes;   /* per side */
+    size_t hdr_bytes;     /* header + stack, a multiple of 8 */
+    unsigned stack_depth;
+    bool trash;
+    void (*report)(anr_heap *heap, const char *line, void *report_user);
+    void *report_user;
+    int report_fd;
+    /* under the lock */
+    struct anr_dbg_hdr *live_head, *live_tail;
+    uint64_t live_count;
+    uint64_t seq, gen, guard_faults;
+    struct anr_flight_entry *fr; /* ring in the metadata */
+    uint32_t fr_size;
+    uint64_t fr_next; /* entries written so far (the next one's seq - 1) */
+    struct anr_dbg_site *sites; /* ANR_DBG_SITES, in the metadata */
+};
+
 struct anr_heap {
     /* Set at creation, only read afterwards. The lock-free fast paths of the
      * thread caches read these, so they share no cache line with anything
@@ -129,6 +188,10 @@ struct anr_heap {
     unsigned tc_threads;
     unsigned nclasses;
     uint32_t max_class_size;
+    uint8_t dbg; /* debug mode: every block goes through debug.c */
+    uint8_t slow; /* dbg or vg_core: allocations and frees take the slow paths */
+    uint8_t vg;  /* running under valgrind: memcheck hears of every block */
+    uint8_t vg_core; /* vg and not dbg: the core and the caches announce blocks */
     uint8_t class_of[ANR_SLAB_MAX_SIZE / ANR_GRANULE + 1]; /* by (size + 15) / 16 */
 
     /* Everything below changes while threads run. */
@@ -173,6 +236,8 @@ struct anr_heap {
     uint32_t tc_limit[ANR_MAX_CLASSES]; /* blocks per bin, 0 = class not cached */
     uint64_t tc_epoch;   /* bumped when memory is asked back */
     uint64_t tc_net_blocks, tc_net_bytes; /* refilled minus flushed (mod 2^64) */
+
+    struct anr_debug d; /* debug mode state (debug.c) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -316,11 +381,69 @@ unsigned anr_slab_release_spares(struct anr_heap *h);
 
 /* Takes the heap's lock and frees the blocks queued while it was taken. */
 void anr_lock(struct anr_heap *h);
+/* anr_lock without waiting: false when another thread holds the lock. */
+bool anr_trylock(struct anr_heap *h);
 /* Releases it (and drains once more if frees were queued meanwhile). */
 void anr_unlock(struct anr_heap *h);
 
+/* The core behind the public allocation calls (no debug header). */
+enum anr_kind { ANR_KIND_MALLOC, ANR_KIND_CALLOC, ANR_KIND_REALLOC, ANR_KIND_MEMALIGN };
+void *anr_core_allocate(struct anr_heap *h, size_t size, size_t align, enum anr_kind kind,
+                        bool may_ask);
+/* Frees the live block p (lock held); counts an invalid free otherwise. */
+void anr_core_free_locked(struct anr_heap *h, char *p);
+/* Usable bytes of the core block p, or 0 (lock held). */
+size_t anr_core_usable_locked(const struct anr_heap *h, const char *p);
+/* Statistics (lock held). */
+void anr_stats_locked(struct anr_heap *h, struct anr_stats *s);
+
 /* Size and flags of the live chunk whose payload is p, or NULL. */
 struct anr_chunk *anr_chunk_of_payload(const struct anr_heap *h, const char *p);
+
+/* ---- debug.c: debug mode ------------------------------------------------ */
+
+/* Whether the options ask for debug mode, and the metadata it needs. */
+bool anr_dbg_wanted(const struct anr_options *o);
+size_t anr_dbg_meta_bytes(const struct anr_options *o);
+/* -EINVAL for out-of-range debug options. */
+int anr_dbg_check(const struct anr_options *o);
+/* Sets up debug mode in a new heap; meta: anr_dbg_meta_bytes of metadata. */
+void anr_dbg_init(struct anr_heap *h, const struct anr_options *o, char *meta);
+void *anr_dbg_allocate(struct anr_heap *h, size_t size, size_t align, enum anr_kind kind,
+                       bool may_ask, const void *ra);
+void anr_dbg_free(struct anr_heap *h, void *ptr);
+void *anr_dbg_realloc(struct anr_heap *h, void *ptr, size_t size, const void *ra);
+size_t anr_dbg_usable(struct anr_heap *h, const void *ptr);
+/* verify's part (lock held): 0 or -EFAULT with a description. */
+int anr_dbg_verify_locked(struct anr_heap *h, char *buf, size_t len);
+/* Damage to the guards of live block hd: 0, or 1 (before) | 2 (after). */
+unsigned anr_dbg_guard_damage(const struct anr_heap *h, const struct anr_dbg_hdr *hd);
+static inline char *anr_dbg_user(const struct anr_heap *h, const struct anr_dbg_hdr *hd)
+{
+    return (char *)hd + h->d.hdr_bytes + h->d.guard_bytes;
+}
+
+/* stack.c: up to max return addresses, the first being ra (the caller of
+ * the public function), without allocating. Returns how many. */
+unsigned anr_stack_capture(uintptr_t *out, unsigned max, const void *ra);
+
+/* report.c: reports without stdio or malloc. */
+struct anr_wr {
+    int fd;      /* -1: only collect (anr_wr_line) */
+    int err;     /* first write error (-errno) */
+    size_t n;
+    char buf[512];
+};
+void anr_wr_init(struct anr_wr *w, int fd);
+void anr_wr_str(struct anr_wr *w, const char *s);
+void anr_wr_u64(struct anr_wr *w, uint64_t v);
+void anr_wr_hex(struct anr_wr *w, uint64_t v);
+void anr_wr_flush(struct anr_wr *w);
+/* Sends one debug report line (built with fd -1) to the report callback or
+ * report_fd. */
+void anr_dbg_send(struct anr_heap *h, struct anr_wr *w);
+/* Appends " allocated at 0x.. 0x.." for block hd (nothing without stack). */
+void anr_wr_stack(struct anr_wr *w, const struct anr_dbg_hdr *hd);
 
 /* ---- fork.c ------------------------------------------------------------- */
 

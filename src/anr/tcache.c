@@ -19,6 +19,7 @@
  * at most thread_cache_bytes.
  */
 #include "anr/tcache.h"
+#include "anr/vg.h"
 
 #include <string.h>
 
@@ -102,6 +103,8 @@ static void give_back(struct anr_heap *h, unsigned cls, void **blk)
         h->st.invalid_frees++;
         h->st.frees--;
     } else {
+        if (h->vg_core)
+            anr_vg_free(h, blk);
         h->st.in_use_bytes -= size;
         h->st.live_blocks--;
     }
@@ -316,6 +319,8 @@ void anr_tc_refill_locked(struct anr_heap *h, size_t size)
         void **blk = anr_slab_alloc(h, (unsigned)cls, &err, &shortfall);
         if (blk == NULL)
             break;
+        if (h->vg_core)
+            anr_vg_alloc(h, blk, k->size);
         blk[0] = b->head;
         blk[1] = tc->key;
         b->head = blk;

@@ -6,11 +6,14 @@
  * child writes only with write(2) and never calls libc malloc. The parent
  * expects exit status 0. A control child shows the filter does kill mmap.
  * The workload runs once without and once with the thread cache (whose
- * slots live in the heap's reservation). */
+ * slots live in the heap's reservation), and once with every debug option
+ * on (guards, trash, call stacks, flight recorder), ending with a leak
+ * report and a dump written to a pipe. */
 #include "anr/anr_malloc.h"
 #include "mbtest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -155,6 +158,25 @@ static unsigned workload(anr_heap *h, unsigned ops)
 }
 
 static bool child_caches;
+static bool child_debug;
+
+/* Reads what a report wrote into the pipe; true when it ends with `tail`. */
+static bool drain_pipe(int fd, const char *tail)
+{
+    static char buf[1 << 20];
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if (n == sizeof buf - 1)
+            n = 0; /* keep the end only */
+    }
+    buf[n] = '\0';
+    size_t t = strlen(tail);
+    return n >= t && strcmp(buf + n - t, tail) == 0;
+}
 
 static int child(void)
 {
@@ -165,6 +187,20 @@ static int child(void)
     o.map_size = 64 * MiB;
     o.page_ceiling = 16;
     o.need_memory = grant;
+    if (child_debug) {
+        o.guard_words = 2;
+        o.fill_with_trash = true;
+        o.stack_depth = 8;
+        o.flight_recorder_entries = 1024;
+    }
+    int pfd[2];
+    /* The reports must fit the pipe: this process is also its reader. */
+    if (pipe(pfd) != 0 || fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20) < 0 ||
+        fcntl(pfd[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(pfd[1], F_SETFL, O_NONBLOCK) != 0) {
+        say("noremap child: pipe failed\n");
+        return 2;
+    }
     anr_heap *h = NULL;
     if (anr_heap_create(&o, &h) != 0) {
         say("noremap child: heap creation failed\n");
@@ -175,12 +211,29 @@ static int child(void)
      * pthread calls, vsnprintf) outside the sandbox. */
     workload(h, 2000);
     anr_heap_verify(h, msg, sizeof msg);
+    if (child_debug) {
+        anr_heap_mark(h);
+        anr_heap_dump(h, pfd[1]);
+        drain_pipe(pfd[0], "");
+    }
     int rc = forbid_mapping_calls();
     if (rc != 0) {
         say("noremap child: seccomp filter unavailable here\n");
         return SKIP_STATUS;
     }
-    unsigned faults = workload(h, 200000);
+    unsigned faults = workload(h, child_debug ? 50000 : 200000);
+    if (child_debug) {
+        /* Blocks are still live here: a real leak report and dump. */
+        int64_t leaks = anr_heap_report_leaks(h, pfd[1]);
+        if (leaks <= 0 || !drain_pipe(pfd[0], "anr: end of leak report\n")) {
+            say("noremap child: leak report failed\n");
+            return 5;
+        }
+        if (anr_heap_dump(h, pfd[1]) != 0 || !drain_pipe(pfd[0], "anr: end of dump\n")) {
+            say("noremap child: dump failed\n");
+            return 6;
+        }
+    }
     for (unsigned s = 0; s < SLOTS; s++) {
         anr_heap_free(h, slots[s]);
         slots[s] = NULL;
@@ -194,7 +247,8 @@ static int child(void)
     struct anr_stats st;
     anr_heap_get_stats(h, &st);
     if (st.in_use_bytes != 0 || st.live_blocks != 0 || st.madvise_calls == 0 ||
-        st.callback_calls == 0 || faults != 0 || (child_caches && st.thread_cached_blocks == 0)) {
+        st.callback_calls == 0 || faults != 0 || (child_caches && st.thread_cached_blocks == 0) ||
+        st.guard_faults != 0 || st.invalid_frees != 0) {
         say("noremap child: workload did not behave\n");
         return 4;
     }
@@ -255,11 +309,19 @@ static void test_no_mapping_changes_with_thread_cache(void)
     child_caches = false;
 }
 
+static void test_no_mapping_changes_with_debug_options(void)
+{
+    child_debug = true;
+    test_no_mapping_changes_after_init();
+    child_debug = false;
+}
+
 int main(void)
 {
     fflush(stdout);
     MBT_RUN(test_filter_kills_mmap);
     MBT_RUN(test_no_mapping_changes_after_init);
     MBT_RUN(test_no_mapping_changes_with_thread_cache);
+    MBT_RUN(test_no_mapping_changes_with_debug_options);
     return mbt_finish();
 }

@@ -290,6 +290,8 @@ int anr_heap_verify(anr_heap *h, char *buf, size_t len)
     if (rc == 0 && (anr_resident_pages(h) > h->budget_pages || h->budget_pages > h->hard_limit_pages))
         rc = fault(buf, len, "resident %" PRIu64 " pages, budget %" PRIu64 ", hard limit %" PRIu64,
                    anr_resident_pages(h), h->budget_pages, h->hard_limit_pages);
+    if (rc == 0 && h->dbg)
+        rc = anr_dbg_verify_locked(h, buf, len);
     anr_unlock(h);
     return rc;
 }

@@ -3,12 +3,15 @@
 # cache_service against a real mbserver: it grows its cache with quota, gives
 # back down to its floor when another client needs memory, and everything it
 # held comes back when it stops.
-# usage: test_examples.sh PATH_TO_MBSERVER PATH_TO_MBCTL PATH_TO_CACHE_SERVICE
+# simple_client decodes when granted its buffer, skips a frame (and keeps
+# nothing) when the broker grants less, and ends holding nothing.
+# usage: test_examples.sh PATH_TO_MBSERVER PATH_TO_MBCTL PATH_TO_CACHE_SERVICE PATH_TO_SIMPLE_CLIENT
 set -uo pipefail
 source "$(dirname "$0")/testlib.sh"
 server=${1:?usage: test_examples.sh MBSERVER MBCTL CACHE_SERVICE}
 mbctl=${2:?usage: test_examples.sh MBSERVER MBCTL CACHE_SERVICE}
-cache_service=${3:?usage: test_examples.sh MBSERVER MBCTL CACHE_SERVICE}
+cache_service=${3:?usage: test_examples.sh MBSERVER MBCTL CACHE_SERVICE SIMPLE_CLIENT}
+simple_client=${4:?usage: test_examples.sh MBSERVER MBCTL CACHE_SERVICE SIMPLE_CLIENT}
 tmp=$(mktemp -d /tmp/mb-examples.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
@@ -60,4 +63,21 @@ check cache-exit test "$status" = 0
 check cache-stopped grep -q "cache_service: stopped" "$tmp/cache.log"
 check quota-back wait_long pool_at 32
 [[ $failed -eq 0 ]] || cat "$tmp/cache.log"
+# simple_client: 8 MiB frames in a 32 MiB broker.
+expect simple-usage 2 "usage: simple_client" -- "$simple_client" --frob
+expect simple-decodes 0 "decoded 3, skipped 0, balance now 0 pages" -- "$simple_client" --frames 3 --mib 8
+check simple-checksum grep -q "frame 2: decoded with 8388608 bytes (checksum 4096)" <("$simple_client" --frames 2 --mib 8)
+# Another client holds 28 MiB: 4 are free, so every frame is skipped, and
+# the partial grants go back.
+"$mbctl" hold 28M --name other >"$tmp/other.log" 2>&1 &
+other_pid=$!
+pids+=($other_pid)
+check other-holds wait_long grep -qs "holding $(mib 28) pages" "$tmp/other.log"
+expect simple-skips 0 "decoded 0, skipped 2, balance now 0 pages" -- "$simple_client" --frames 2 --mib 8
+check simple-skip-line grep -q "frame 1: skipped, the broker granted 4194304 of 8388608 bytes" <("$simple_client" --frames 1 --mib 8)
+check books-after-skips pool_at 4
+kill -TERM "$other_pid"
+check quota-back-again wait_long pool_at 32
+expect simple-no-broker 1 "simple_client: " -- env MEMBROKER_SOCKET="$tmp/none" "$simple_client" --frames 1
+
 finish examples

@@ -15,8 +15,11 @@ int main(void)
     strcpy(p, "hello");
     if (!gmalloc_owns(p))
         return 2; /* the malloc linked is not gmalloc's */
-    p = realloc(p, 100000);
-    if (p == NULL || strcmp(p, "hello") != 0 || !gmalloc_owns(p))
+    char *grown = realloc(p, 100000);
+    if (grown == NULL)
+        return 3;
+    p = grown;
+    if (strcmp(p, "hello") != 0 || !gmalloc_owns(p))
         return 3;
     struct gmalloc_stats stats;
     if (gmalloc_stats(&stats) != 0 || stats.heap.live_blocks == 0)

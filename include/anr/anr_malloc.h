@@ -3,9 +3,11 @@
  * An anr heap serves blocks from one address-space reservation made when the
  * heap is created and never changed afterwards: after creation no call of
  * this API makes an mmap, munmap, mremap, mprotect or brk system call
- * (destroying a heap unmaps it). Memory the heap no longer needs goes back to
- * the kernel with madvise. The heap keeps the pages the kernel must back (its
- * "resident" pages: pages holding blocks plus free pages not yet given back)
+ * (destroying a heap unmaps it; the opt-in debug socket helper,
+ * anr_debug_server_start, is outside this promise). Memory the heap no
+ * longer needs goes back to the kernel with madvise. The heap keeps the
+ * pages the kernel must back (its "resident" pages: pages holding blocks
+ * plus free pages not yet given back)
  * within a budget; an allocation that would pass the budget first gives back
  * free pages, then asks the need-more-memory callback, which may raise the
  * budget (for example after asking the memory broker).
@@ -123,8 +125,8 @@ struct anr_options {
     unsigned thread_cache_threads;
 
     /* ---- Debugging (all off by default; docs/anr.md "Debugging") ---------
-     * Any of guard_words, fill_with_trash, stack_depth or
-     * flight_recorder_entries switches the heap to debug mode: every block
+     * Any of guard_words, fill_with_trash, stack_depth,
+     * flight_recorder_entries or client_debug_bytes switches the heap to debug mode: every block
      * gets a header in front (size, allocation number, generation, stack)
      * and its guards, live blocks are kept on a list, usable_size is exactly
      * the size asked for, realloc always moves, and the thread caches are
@@ -149,6 +151,11 @@ struct anr_options {
     /* Operations kept in the flight recorder ring (op, pointer, size,
      * thread, time), shown by anr_heap_dump. Default 0 (off), at most 2^20. */
     unsigned flight_recorder_entries;
+    /* Bytes of a per-block area for the client's own debug data, zeroed at
+     * allocation, moved by realloc, 16-byte aligned, reached with
+     * anr_heap_debug_area(). Default 0, at most 256. Switches debug mode on
+     * by itself too. */
+    unsigned client_debug_bytes;
     /* Where debug reports go (guard faults, double and invalid frees in
      * debug mode): report(heap, line, report_user) when set, else one
      * write(2) of the line to report_fd (default 2; -1 = nowhere). Lines end
@@ -321,6 +328,85 @@ ANR_API int64_t anr_heap_report_leaks(anr_heap *heap, int fd);
  * lock is taken it says so and skips what needs it), never allocates, and
  * uses only write(2). Returns 0 or -errno of a failed write. */
 ANR_API int anr_heap_dump(anr_heap *heap, int fd);
+
+/* The client's debug area of live block ptr (options.client_debug_bytes
+ * bytes, *len set to that size), or NULL with *len 0 when the heap has no
+ * such areas or ptr is not a live block of it. len may be NULL. Takes the
+ * lock; the area stays valid until the block is freed. */
+ANR_API void *anr_heap_debug_area(anr_heap *heap, const void *ptr, size_t *len);
+
+/* ---- Mark and sweep (debug mode only; docs/anr.md "Mark and sweep") ------
+ * Subsystems register markers; anr_heap_collect calls them, and each marks
+ * the blocks it still reaches with anr_heap_mark_block. The live blocks left
+ * unmarked are unreachable: the collection reports them grouped by
+ * allocation site and frees them (ANR_SWEEP_FREE) or keeps them
+ * (ANR_SWEEP_REPORT). The mark bit lives in the debug header: on a heap not
+ * in debug mode every call here returns -EOPNOTSUPP. No call allocates or
+ * maps memory; a collection's work grows with the live blocks. */
+typedef void (*anr_marker_fn)(anr_heap *heap, void *user);
+
+enum anr_sweep {
+    ANR_SWEEP_FREE = 1,   /* free the unreachable blocks */
+    ANR_SWEEP_REPORT = 2, /* only report them */
+};
+
+struct anr_collect_result {
+    uint64_t markers;            /* marker callbacks called */
+    uint64_t live_blocks;        /* live blocks when the sweep began */
+    uint64_t marked_blocks;      /* blocks marked (each counted once) */
+    uint64_t bad_marks;          /* anr_heap_mark_block calls on non-blocks */
+    uint64_t spared_blocks;      /* allocated after the collection began: kept */
+    uint64_t unreachable_blocks; /* unmarked (freed or reported) */
+    uint64_t unreachable_bytes;  /* their sizes as asked for */
+    uint64_t freed_blocks;       /* ANR_SWEEP_FREE: those freed (a block with a
+                                  * damaged guard is quarantined instead) */
+};
+
+/* Adds a marker, called by every later collection (in registration order)
+ * with the same user. 0, -ENOSPC when 32 are registered, -EINVAL for a NULL
+ * mark, -EOPNOTSUPP. */
+ANR_API int anr_heap_register_marker(anr_heap *heap, anr_marker_fn mark, void *user);
+/* Removes the marker registered with this (mark, user). 0 or -ENOENT. */
+ANR_API int anr_heap_unregister_marker(anr_heap *heap, anr_marker_fn mark,
+                                       const void *user);
+/* Marks the live block starting at ptr as reachable, during a collection
+ * (normally from a marker). Returns 1 when newly marked, 0 when already
+ * marked, -ENOENT (counted in bad_marks) when ptr is not a live block of the
+ * heap, -EINVAL when no collection is running. Takes the lock. */
+ANR_API int anr_heap_mark_block(anr_heap *heap, const void *ptr);
+/* A collection: clears every mark, calls the markers (without the heap's
+ * lock held: they may allocate and free; blocks allocated from then on are
+ * spared), then sweeps. When report_fd >= 0 it writes a report there
+ * ("anr: collection of heap 0x..: N blocks, B bytes unreachable, freed|kept,
+ * S sites", then the sites and their blocks as the leak report shows them,
+ * then "anr: end of collection report"). Fills *out when not NULL. Returns
+ * the number of unreachable blocks, -errno of a failed report write (the
+ * sweep is done), -EBUSY when a collection is already running, -EINVAL for
+ * a bad mode, -EOPNOTSUPP. */
+ANR_API int64_t anr_heap_collect(anr_heap *heap, enum anr_sweep mode, int report_fd,
+                                 struct anr_collect_result *out);
+
+/* ---- The debug socket --------------------------------------------------- */
+
+/* Serves one debug connection: writes anr_heap_dump and then the leak
+ * report (or "anr: no leak report: debug mode off") to fd, which stays
+ * open. Takes the heap's lock for the report. 0, or -errno of a failed
+ * write, -EINVAL for a NULL heap or a negative fd. */
+ANR_API int anr_heap_debug_serve(anr_heap *heap, int fd);
+
+/* Optional helper (debug_server.c), outside the real-time guarantee: it
+ * creates a thread, a Unix stream socket listening at unix_path (an
+ * existing socket file there is replaced) and allocates its state with the
+ * C library's malloc. Every connection gets anr_heap_debug_serve and is
+ * closed. Returns 0 and stores the server, or -errno (-ENAMETOOLONG for a
+ * path that does not fit sun_path). */
+struct anr_debug_server;
+ANR_API int anr_debug_server_start(anr_heap *heap, const char *unix_path,
+                                   struct anr_debug_server **out);
+/* Stops the thread (waiting for a connection being served), closes and
+ * unlinks the socket, frees the state. NULL is ignored. Call it before
+ * anr_heap_destroy. */
+ANR_API void anr_debug_server_stop(struct anr_debug_server *server);
 
 /* ---- The process default heap ------------------------------------------- */
 

@@ -21,13 +21,14 @@
 bool anr_dbg_wanted(const struct anr_options *o)
 {
     return o->guard_words > 0 || o->fill_with_trash || o->stack_depth > 0 ||
-           o->flight_recorder_entries > 0;
+           o->flight_recorder_entries > 0 || o->client_debug_bytes > 0;
 }
 
 int anr_dbg_check(const struct anr_options *o)
 {
     if (o->guard_words > ANR_DBG_MAX_GUARD || o->stack_depth > ANR_DBG_MAX_STACK ||
-        o->flight_recorder_entries > ANR_DBG_MAX_FLIGHT)
+        o->flight_recorder_entries > ANR_DBG_MAX_FLIGHT ||
+        o->client_debug_bytes > ANR_DBG_MAX_CLIENT)
         return -EINVAL;
     return 0;
 }
@@ -51,8 +52,18 @@ void anr_dbg_init(struct anr_heap *h, const struct anr_options *o, char *meta)
      * 32-bit builds keep their 64-bit fields aligned. */
     d->guard_bytes = anr_round_up((size_t)o->guard_words * sizeof(uintptr_t), 8);
     d->stack_depth = o->stack_depth;
-    d->hdr_bytes = anr_round_up(offsetof(struct anr_dbg_hdr, stack) +
-                                    (size_t)o->stack_depth * sizeof(uintptr_t), 8);
+    size_t base = offsetof(struct anr_dbg_hdr, stack) + (size_t)o->stack_depth * sizeof(uintptr_t);
+    d->hdr_bytes = anr_round_up(base, 8);
+    if (o->client_debug_bytes > 0) {
+        /* The client's area follows the stack, 16-byte aligned: header and
+         * guard together are a multiple of 16, so the header (which ends
+         * where the front guard starts, 16-aligned user memory minus the
+         * guard) is 16-aligned too. */
+        d->client_off = anr_round_up(base, 16);
+        d->client_bytes = o->client_debug_bytes;
+        d->hdr_bytes = anr_round_up(d->client_off + d->client_bytes + d->guard_bytes, 16) -
+                       d->guard_bytes;
+    }
     d->trash = o->fill_with_trash;
     d->report = o->report;
     d->report_user = o->report_user;
@@ -297,14 +308,20 @@ static void *dbg_alloc(struct anr_heap *h, size_t size, size_t align, enum anr_k
     hd->op = (uint32_t)op_of(kind);
     if (depth > 0)
         memcpy(hd->stack, frames, depth * sizeof frames[0]);
+    if (d->client_bytes > 0)
+        memset((char *)hd + d->client_off, 0, d->client_bytes);
     live_link(d, hd);
     write_guards(h, user, size);
     if (d->trash && kind != ANR_KIND_CALLOC)
         memset(user, (int)ANR_TRASH_ALLOC, size);
     fr_add(h, op_of(kind), user, old, size);
     /* Under the lock: no other thread can hand this memory out meanwhile. */
-    if (h->vg)
+    if (h->vg) {
         anr_vg_alloc(h, user, size);
+        /* The client's area is the program's to use while the block lives. */
+        if (d->client_bytes > 0)
+            ANR_VG_DEFINED((char *)hd + d->client_off, d->client_bytes);
+    }
     anr_unlock(h);
     return user;
 }
@@ -324,8 +341,11 @@ static void free_live(struct anr_heap *h, struct anr_dbg_hdr *hd, bool record)
     unsigned damage = anr_dbg_guard_damage(h, hd);
     if (record)
         fr_add(h, ANR_OP_FREE, user, NULL, hd->size);
-    if (h->vg)
+    if (h->vg) {
         anr_vg_free(h, user);
+        if (h->d.client_bytes > 0)
+            ANR_VG_NOACCESS((char *)hd + h->d.client_off, h->d.client_bytes);
+    }
     if (damage != 0 || (hd->flags & ANR_DBG_F_REPORTED)) {
         guard_fault(h, hd, damage);
         hd->magic = ANR_DBG_QUAR;
@@ -337,6 +357,17 @@ static void free_live(struct anr_heap *h, struct anr_dbg_hdr *hd, bool record)
     hd->magic = ANR_DBG_FREED;
     anr_core_free_locked(h, user - hd->offset);
     anr_reclaim_auto(h);
+}
+
+void anr_dbg_free_live_locked(struct anr_heap *h, struct anr_dbg_hdr *hd)
+{
+    free_live(h, hd, true);
+}
+
+struct anr_dbg_hdr *anr_dbg_live_hdr(const struct anr_heap *h, const void *p)
+{
+    struct anr_dbg_hdr *hd;
+    return classify(h, p, &hd) == W_LIVE ? hd : NULL;
 }
 
 void anr_dbg_free(struct anr_heap *h, void *ptr)
@@ -380,9 +411,15 @@ void *anr_dbg_realloc(struct anr_heap *h, void *ptr, size_t size, const void *ra
         return NULL;
     memcpy(q, ptr, old < size ? old : size);
     anr_lock(h);
-    /* The old block, unless another thread freed it meanwhile. */
-    if (classify(h, ptr, &hd) == W_LIVE)
+    /* The old block, unless another thread freed it meanwhile; the client's
+     * area moves with the data. */
+    if (classify(h, ptr, &hd) == W_LIVE) {
+        struct anr_dbg_hdr *nh = anr_dbg_live_hdr(h, q);
+        if (h->d.client_bytes > 0 && nh != NULL)
+            memcpy((char *)nh + h->d.client_off, (char *)hd + h->d.client_off,
+                   h->d.client_bytes);
         free_live(h, hd, false);
+    }
     anr_unlock(h);
     return q;
 }
@@ -394,6 +431,21 @@ size_t anr_dbg_usable(struct anr_heap *h, const void *ptr)
     size_t n = classify(h, ptr, &hd) == W_LIVE ? (size_t)hd->size : 0;
     anr_unlock(h);
     return n;
+}
+
+void *anr_heap_debug_area(anr_heap *h, const void *ptr, size_t *len)
+{
+    void *area = NULL;
+    if (h != NULL && h->dbg && h->d.client_bytes > 0 && ptr != NULL) {
+        anr_lock(h);
+        struct anr_dbg_hdr *hd = anr_dbg_live_hdr(h, ptr);
+        if (hd != NULL)
+            area = (char *)hd + h->d.client_off;
+        anr_unlock(h);
+    }
+    if (len != NULL)
+        *len = area != NULL ? h->d.client_bytes : 0;
+    return area;
 }
 
 /* ---- verify ----------------------------------------------------------------- */

@@ -45,6 +45,7 @@ static void after_fork_child(void)
      * to their heaps before anything else runs. */
     for (struct anr_heap *h = registry; h != NULL; h = h->registry_next) {
         anr_tc_fork_child(h);
+        anr_mark_fork_child(h);
         pthread_mutex_unlock(&h->lock);
         if (h->vg)
             anr_vg_quiet_end();

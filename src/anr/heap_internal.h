@@ -110,8 +110,8 @@ struct anr_counters {
  *
  * A debug block is carved out of an ordinary ("inner") block:
  *
- *   inner: [ pad | struct anr_dbg_hdr + stack | front guard | user ... | back guard ]
- *                                                            ^ returned pointer
+ *   inner: [ pad | anr_dbg_hdr + stack [+ client area] | front guard | user ... | back guard ]
+ *                                                                     ^ returned pointer
  *
  * offset = user - inner is a multiple of the alignment asked for. A free of
  * an inner chunk overwrites its first words (the free links), so the fields
@@ -124,6 +124,9 @@ struct anr_counters {
 #define ANR_DBG_MAX_FLIGHT (1u << 20)
 #define ANR_DBG_SITES 1024u       /* sites a report groups (the last: "other") */
 #define ANR_DBG_F_REPORTED 1u     /* its damaged guard was reported and counted */
+#define ANR_DBG_F_MARKED 2u       /* reached by the running collection (mark.c) */
+#define ANR_DBG_MAX_CLIENT 256u   /* options.client_debug_bytes */
+#define ANR_DBG_MAX_MARKERS 32u   /* anr_heap_register_marker slots */
 
 struct anr_dbg_hdr {
     struct anr_dbg_hdr *next, *prev; /* the live list, oldest first */
@@ -163,6 +166,17 @@ struct anr_debug {
     uint32_t fr_size;
     uint64_t fr_next; /* entries written so far (the next one's seq - 1) */
     struct anr_dbg_site *sites; /* ANR_DBG_SITES, in the metadata */
+    /* the client's area per block: client_bytes at header + client_off */
+    size_t client_off, client_bytes;
+    /* mark and sweep (mark.c), under the lock */
+    struct anr_dbg_marker {
+        void (*fn)(anr_heap *heap, void *user);
+        void *user;
+    } markers[ANR_DBG_MAX_MARKERS];
+    unsigned nmarkers;
+    bool collecting;
+    pthread_t collector; /* the thread running the collection */
+    uint64_t collect_marked, collect_bad_marks;
 };
 
 struct anr_heap {
@@ -423,6 +437,12 @@ static inline char *anr_dbg_user(const struct anr_heap *h, const struct anr_dbg_
     return (char *)hd + h->d.hdr_bytes + h->d.guard_bytes;
 }
 
+/* Frees live block hd (lock held): guard check, trash, the core's free. */
+void anr_dbg_free_live_locked(struct anr_heap *h, struct anr_dbg_hdr *hd);
+/* The live (not quarantined) block whose user pointer is p, or NULL (lock
+ * held). */
+struct anr_dbg_hdr *anr_dbg_live_hdr(const struct anr_heap *h, const void *p);
+
 /* stack.c: up to max return addresses, the first being ra (the caller of
  * the public function), without allocating. Returns how many. */
 unsigned anr_stack_capture(uintptr_t *out, unsigned max, const void *ra);
@@ -444,6 +464,20 @@ void anr_wr_flush(struct anr_wr *w);
 void anr_dbg_send(struct anr_heap *h, struct anr_wr *w);
 /* Appends " allocated at 0x.. 0x.." for block hd (nothing without stack). */
 void anr_wr_stack(struct anr_wr *w, const struct anr_dbg_hdr *hd);
+/* report.c: which live blocks a site report groups. */
+enum anr_grp { ANR_GRP_SINCE, ANR_GRP_UNMARKED };
+/* Groups the live blocks chosen by (how, arg: the generation for SINCE, the
+ * highest allocation number for UNMARKED) by site into h->d.sites, largest
+ * first. Returns the number of sites; *blocks and *bytes get the totals.
+ * Lock held. */
+unsigned anr_dbg_group_sites(struct anr_heap *h, enum anr_grp how, uint64_t arg,
+                             uint64_t *blocks, uint64_t *bytes);
+/* Writes the sites grouped by anr_dbg_group_sites, each block listed. */
+void anr_dbg_write_sites(struct anr_heap *h, struct anr_wr *w, unsigned m);
+
+/* mark.c: in a fork child, forgets a collection another (now gone) thread
+ * was running. Lock held. */
+void anr_mark_fork_child(struct anr_heap *h);
 
 /* ---- fork.c ------------------------------------------------------------- */
 

@@ -185,10 +185,18 @@ static bool site_before(const struct anr_dbg_site *a, const struct anr_dbg_site 
     return a->first->seq < b->first->seq;
 }
 
-/* Groups the live blocks of generation >= since by site into d->sites,
- * largest first (the table's last slot collects what does not fit). Returns
- * the number of sites; *blocks and *bytes get the totals. */
-static unsigned group_sites(struct anr_heap *h, uint64_t since, uint64_t *blocks, uint64_t *bytes)
+static bool chosen(const struct anr_dbg_hdr *hd, enum anr_grp how, uint64_t arg)
+{
+    if (hd->magic != ANR_DBG_LIVE)
+        return false;
+    if (how == ANR_GRP_SINCE)
+        return hd->gen >= arg;
+    return !(hd->flags & ANR_DBG_F_MARKED) && hd->seq <= arg;
+}
+
+/* The table's last slot collects the sites that do not fit. */
+unsigned anr_dbg_group_sites(struct anr_heap *h, enum anr_grp how, uint64_t arg,
+                             uint64_t *blocks, uint64_t *bytes)
 {
     struct anr_dbg_site *t = h->d.sites;
     const unsigned slots = ANR_DBG_SITES - 1u;
@@ -197,7 +205,7 @@ static unsigned group_sites(struct anr_heap *h, uint64_t since, uint64_t *blocks
     uint64_t n = 0;
     for (struct anr_dbg_hdr *hd = h->d.live_head; hd != NULL && n < h->d.live_count;
          hd = hd->next, n++) {
-        if (hd->magic != ANR_DBG_LIVE || hd->gen < since)
+        if (!chosen(hd, how, arg))
             continue;
         uint32_t hash = site_hash(hd);
         struct anr_dbg_site *s = &t[slots]; /* "other sites" */
@@ -249,6 +257,22 @@ static void wr_site(struct anr_wr *w, unsigned i, const struct anr_dbg_site *s)
     wr_ch(w, '\n');
 }
 
+void anr_dbg_write_sites(struct anr_heap *h, struct anr_wr *w, unsigned m)
+{
+    for (unsigned i = 0; i < m; i++) {
+        const struct anr_dbg_site *s = &h->d.sites[i];
+        wr_site(w, i, s);
+        for (const struct anr_dbg_hdr *hd = s->first; hd != NULL; hd = hd->site_next) {
+            anr_wr_str(w, "  block ");
+            anr_wr_hex(w, (uintptr_t)anr_dbg_user(h, hd));
+            wr_field(w, "size", hd->size);
+            anr_wr_str(w, " allocation #");
+            anr_wr_u64(w, hd->seq);
+            wr_ch(w, '\n');
+        }
+    }
+}
+
 int64_t anr_heap_report_leaks(anr_heap *h, int fd)
 {
     if (h == NULL || !h->dbg)
@@ -257,7 +281,7 @@ int64_t anr_heap_report_leaks(anr_heap *h, int fd)
     anr_wr_init(&w, fd);
     anr_lock(h);
     uint64_t since = h->d.gen, blocks, bytes;
-    unsigned m = group_sites(h, since, &blocks, &bytes);
+    unsigned m = anr_dbg_group_sites(h, ANR_GRP_SINCE, since, &blocks, &bytes);
     anr_wr_str(&w, "anr: leak report for heap ");
     anr_wr_hex(&w, (uintptr_t)h);
     anr_wr_str(&w, ": ");
@@ -269,18 +293,7 @@ int64_t anr_heap_report_leaks(anr_heap *h, int fd)
     anr_wr_str(&w, ", ");
     anr_wr_u64(&w, m);
     anr_wr_str(&w, " sites\n");
-    for (unsigned i = 0; i < m; i++) {
-        const struct anr_dbg_site *s = &h->d.sites[i];
-        wr_site(&w, i, s);
-        for (const struct anr_dbg_hdr *hd = s->first; hd != NULL; hd = hd->site_next) {
-            anr_wr_str(&w, "  block ");
-            anr_wr_hex(&w, (uintptr_t)anr_dbg_user(h, hd));
-            wr_field(&w, "size", hd->size);
-            anr_wr_str(&w, " allocation #");
-            anr_wr_u64(&w, hd->seq);
-            wr_ch(&w, '\n');
-        }
-    }
+    anr_dbg_write_sites(h, &w, m);
     anr_unlock(h);
     anr_wr_str(&w, "anr: end of leak report\n");
     anr_wr_flush(&w);
@@ -348,7 +361,7 @@ int anr_heap_dump(anr_heap *h, int fd)
         anr_wr_str(&w, "sites: skipped (heap busy)\n");
     } else {
         uint64_t blocks, bytes;
-        unsigned m = group_sites(h, 0, &blocks, &bytes);
+        unsigned m = anr_dbg_group_sites(h, ANR_GRP_SINCE, 0, &blocks, &bytes);
         anr_wr_str(&w, "sites: ");
         anr_wr_u64(&w, m < DUMP_SITES ? m : DUMP_SITES);
         anr_wr_str(&w, " largest of ");
@@ -396,4 +409,24 @@ int anr_heap_dump(anr_heap *h, int fd)
     anr_wr_str(&w, "anr: end of dump\n");
     anr_wr_flush(&w);
     return w.err;
+}
+
+/* ---- one debug connection ------------------------------------------------------- */
+
+int anr_heap_debug_serve(anr_heap *h, int fd)
+{
+    if (h == NULL || fd < 0)
+        return -EINVAL;
+    int rc = anr_heap_dump(h, fd);
+    if (rc != 0)
+        return rc;
+    int64_t n = anr_heap_report_leaks(h, fd);
+    if (n == -EOPNOTSUPP) {
+        struct anr_wr w;
+        anr_wr_init(&w, fd);
+        anr_wr_str(&w, "anr: no leak report: debug mode off\n");
+        anr_wr_flush(&w);
+        return w.err;
+    }
+    return n < 0 ? (int)n : 0;
 }

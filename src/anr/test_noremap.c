@@ -7,8 +7,9 @@
  * expects exit status 0. A control child shows the filter does kill mmap.
  * The workload runs once without and once with the thread cache (whose
  * slots live in the heap's reservation), and once with every debug option
- * on (guards, trash, call stacks, flight recorder), ending with a leak
- * report and a dump written to a pipe. */
+ * on (guards, trash, call stacks, flight recorder, client areas), ending
+ * with a leak report, a dump and two mark-and-sweep collections (report
+ * only, then freeing) written to a pipe. */
 #include "anr/anr_malloc.h"
 #include "mbtest.h"
 
@@ -178,6 +179,40 @@ static bool drain_pipe(int fd, const char *tail)
     return n >= t && strcmp(buf + n - t, tail) == 0;
 }
 
+/* The marker of the debug run: the blocks in even slots are reachable. */
+static void mark_even(anr_heap *h, void *user)
+{
+    (void)user;
+    for (unsigned s = 0; s < SLOTS; s += 2)
+        if (slots[s] != NULL)
+            anr_heap_mark_block(h, slots[s]);
+}
+
+/* Mark and sweep under the filter: a report, then a sweep that must free
+ * exactly the blocks in odd slots (a wrong one shows up as an invalid free
+ * later). 0 or the child's exit status. */
+static int collect_odd(anr_heap *h, int pfd[2])
+{
+    uint64_t odd = 0;
+    for (unsigned s = 1; s < SLOTS; s += 2)
+        if (slots[s] != NULL) {
+            size_t len = 0;
+            char *area = anr_heap_debug_area(h, slots[s], &len);
+            if (area == NULL || len != 32)
+                return 7;
+            area[0] = 1;
+            odd++;
+        }
+    struct anr_collect_result r;
+    if (anr_heap_collect(h, ANR_SWEEP_REPORT, pfd[1], &r) != (int64_t)odd ||
+        !drain_pipe(pfd[0], "anr: end of collection report\n") ||
+        anr_heap_collect(h, ANR_SWEEP_FREE, -1, &r) != (int64_t)odd || r.freed_blocks != odd)
+        return 8;
+    for (unsigned s = 1; s < SLOTS; s += 2)
+        slots[s] = NULL;
+    return 0;
+}
+
 static int child(void)
 {
     struct anr_options o;
@@ -192,6 +227,7 @@ static int child(void)
         o.fill_with_trash = true;
         o.stack_depth = 8;
         o.flight_recorder_entries = 1024;
+        o.client_debug_bytes = 32;
     }
     int pfd[2];
     /* The reports must fit the pipe: this process is also its reader. */
@@ -213,6 +249,7 @@ static int child(void)
     anr_heap_verify(h, msg, sizeof msg);
     if (child_debug) {
         anr_heap_mark(h);
+        anr_heap_register_marker(h, mark_even, NULL);
         anr_heap_dump(h, pfd[1]);
         drain_pipe(pfd[0], "");
     }
@@ -232,6 +269,10 @@ static int child(void)
         if (anr_heap_dump(h, pfd[1]) != 0 || !drain_pipe(pfd[0], "anr: end of dump\n")) {
             say("noremap child: dump failed\n");
             return 6;
+        }
+        if ((rc = collect_odd(h, pfd)) != 0) {
+            say("noremap child: mark and sweep failed\n");
+            return rc;
         }
     }
     for (unsigned s = 0; s < SLOTS; s++) {

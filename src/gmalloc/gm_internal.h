@@ -7,7 +7,7 @@
  *   foreign.c    realloc of blocks gmalloc does not own (safe copy)
  *   report.c     the text report, the out-of-memory path, the dump signal
  *   api.c        the C library's allocation functions
- *   broker.c     membroker quota (USE_MEMBROKER)
+ *   broker.c     membroker quota (USE_MEMBROKER), over anr_membroker.h
  *   inspect.c    mallinfo, malloc_stats, malloc_info, gmalloc_* (gmalloc.h)
  */
 #ifndef GMALLOC_GM_INTERNAL_H

@@ -371,8 +371,19 @@ __attribute__((noinline)) static void free_slow(struct anr_heap *h, void *ptr)
         atomic_fetch_add_explicit(&h->invalid_outside, 1, memory_order_relaxed);
         return;
     }
-    if (anr_tc_push_flushing(h, ptr))
+    if (anr_tc_push_flushing(h, ptr)) {
+        /* A full bin sent half its blocks to the lock holder's queue. If
+         * nobody holds the lock, give them back now and let the watermarks
+         * act: a phase that only frees (no malloc takes the lock) would
+         * otherwise keep every one of them, and their pages, forever. Once
+         * per half a bin of frees; never waits. */
+        if (atomic_load_explicit(&h->tc_returned, memory_order_relaxed) != NULL &&
+            trylock_fast(h)) {
+            anr_reclaim_auto(h);
+            unlock_fast(h);
+        }
         return;
+    }
     anr_tc_prepare(h);
     if (trylock_fast(h)) {
         if (!anr_tc_free_locked(h, ptr))

@@ -40,3 +40,9 @@ install: build
 
 clean:
 	rm -rf build
+
+# Allocator benchmarks against the peers (docs/benchmarks.md); BENCH_ARGS=--quick for a short run.
+.PHONY: bench-alloc
+bench-alloc:
+	@scripts/install-deps
+	@scripts/bench-alloc $(BENCH_ARGS)

@@ -352,6 +352,10 @@ __attribute__((noinline, cold)) static void vg_free(struct anr_heap *h, void *pt
             } while (!atomic_compare_exchange_weak_explicit(
                 &h->deferred, &old, ptr, memory_order_release, memory_order_relaxed));
         }
+    } else if (atomic_load_explicit(&h->tc_returned, memory_order_relaxed) != NULL &&
+               trylock_fast(h)) {
+        anr_reclaim_auto(h); /* as free_slow: a full bin's flush, returned now */
+        unlock_fast(h);
     }
     anr_vg_quiet_end();
 }

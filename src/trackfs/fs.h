@@ -7,6 +7,7 @@
 #include <fuse_lowlevel.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "trackfs/broker_link.h"
@@ -43,6 +44,13 @@ struct tfs_node *tfs_node_of(fuse_req_t req, fuse_ino_t ino);
 
 /* The stripe lock of the node's backing inode. */
 pthread_mutex_t *tfs_node_stripe(struct tfs_fs *fs, const struct tfs_node *n);
+
+/* True when the node's inode has no link left and its storage was already
+ * given back (it was not open when its last link went): nothing may be
+ * charged to it any more. A request may still name it when it raced with
+ * the unlink (looked up before, arrived after). Under the node's stripe
+ * lock. */
+bool tfs_node_released(const struct tfs_node *n);
 
 /* Extended attributes and the statistics attribute (fs_xattr.c). */
 void tfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

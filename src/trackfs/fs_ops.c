@@ -7,7 +7,16 @@
  * "/proc/self/fd/N" or AT_EMPTY_PATH. A storage change runs under the
  * inode's stripe lock: fstat (before), charge what it may add, change,
  * fstat (after), settle the difference. So the books equal st_blocks of
- * every inode whenever no change is running. */
+ * every inode whenever no change is running.
+ *
+ * Names race with other threads: unlink and rename look the name's inode
+ * up, lock it and check the name still leads there (else retry); link takes
+ * the inode's lock so a last unlink sees it; a rename with nothing to
+ * replace is done with RENAME_NOREPLACE, so a target created meanwhile is
+ * never replaced unaccounted; and an inode whose storage was given back
+ * (last link gone while not open) but that a request still names (looked
+ * up before the unlink) is charged again when opened, until its last
+ * close, and refuses attribute changes with ENOENT. */
 #include "trackfs/fs.h"
 
 #include "trackfs/usage.h"
@@ -46,6 +55,13 @@ static pthread_mutex_t *stripe_of(struct tfs_fs *fs, uint64_t dev, uint64_t ino)
 pthread_mutex_t *tfs_node_stripe(struct tfs_fs *fs, const struct tfs_node *n)
 {
     return stripe_of(fs, n->dev, n->ino);
+}
+
+bool tfs_node_released(const struct tfs_node *n)
+{
+    struct stat st;
+    return !n->unlinked && fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+           st.st_nlink == 0;
 }
 
 static void proc_path(char *buf, size_t size, int fd)
@@ -408,8 +424,15 @@ static void tfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 {
     struct tfs_node *n = tfs_node_of(req, ino);
     struct tfs_node *p = tfs_node_of(req, newparent);
-    if (linkat(n->fd, "", p->fd, newname, AT_EMPTY_PATH) < 0) {
-        fuse_reply_err(req, errno);
+    /* Under the inode's lock, so a concurrent unlink of its other name
+     * either sees this link or makes linkat fail (ENOENT). */
+    pthread_mutex_t *lock = tfs_node_stripe(fs_of(req), n);
+    pthread_mutex_lock(lock);
+    int rc = linkat(n->fd, "", p->fd, newname, AT_EMPTY_PATH);
+    int link_err = errno;
+    pthread_mutex_unlock(lock);
+    if (rc < 0) {
+        fuse_reply_err(req, link_err);
         return;
     }
     struct fuse_entry_param e;
@@ -426,15 +449,24 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int
 {
     struct tfs_fs *fs = fs_of(req);
     struct tfs_node *p = tfs_node_of(req, parent);
-    struct stat st;
-    if (fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        fuse_reply_err(req, errno);
-        return;
+    struct stat st, now;
+    pthread_mutex_t *lock;
+    int err;
+    for (;;) {
+        if (fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            fuse_reply_err(req, errno);
+            return;
+        }
+        lock = stripe_of(fs, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        pthread_mutex_lock(lock);
+        /* The state under the lock: a write may have finished meanwhile,
+         * or a rename put another inode (under another lock) at the name. */
+        err = fstatat(p->fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+        if (err != 0 || (now.st_dev == st.st_dev && now.st_ino == st.st_ino))
+            break;
+        pthread_mutex_unlock(lock);
     }
-    pthread_mutex_t *lock = stripe_of(fs, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-    pthread_mutex_lock(lock);
-    /* The state under the lock: a write may have finished meanwhile. */
-    int err = fstatat(p->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+    st = now;
     bool last = (flags & AT_REMOVEDIR) || st.st_nlink <= 1;
     uint64_t xattrs = err == 0 && last ? entry_xattr_bytes(p->fd, name) : 0;
     if (err == 0 && unlinkat(p->fd, name, flags) < 0)
@@ -476,22 +508,42 @@ static void tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
         fuse_reply_err(req, renameat2(p->fd, name, np->fd, newname, flags) < 0 ? errno : 0);
         return;
     }
-    struct stat src, dst;
-    memset(&dst, 0, sizeof dst);
-    if (fstatat(p->fd, name, &src, AT_SYMLINK_NOFOLLOW) < 0) {
-        fuse_reply_err(req, errno);
-        return;
-    }
-    bool replaces = fstatat(np->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    !(dst.st_dev == src.st_dev && dst.st_ino == src.st_ino);
-    bool locked = replaces;
-    pthread_mutex_t *lock = stripe_of(fs, (uint64_t)dst.st_dev, (uint64_t)dst.st_ino);
-    if (locked) {
+    struct stat src, dst, now;
+    pthread_mutex_t *lock;
+    for (;;) {
+        if (fstatat(p->fd, name, &src, AT_SYMLINK_NOFOLLOW) < 0) {
+            fuse_reply_err(req, errno);
+            return;
+        }
+        if (fstatat(np->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0) {
+            /* Nothing to replace: make sure nothing is, since a target
+             * created meanwhile would go without its quota given back. */
+            if (renameat2(p->fd, name, np->fd, newname, flags | RENAME_NOREPLACE) == 0) {
+                fuse_reply_err(req, 0);
+                return;
+            }
+            int err = errno;
+            if (err == EEXIST && !(flags & RENAME_NOREPLACE))
+                continue;
+            if (err == EINVAL && !(flags & RENAME_NOREPLACE)) /* a backing fs without the flag */
+                err = renameat2(p->fd, name, np->fd, newname, flags) < 0 ? errno : 0;
+            fuse_reply_err(req, err);
+            return;
+        }
+        if (dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+            /* Two links of one inode: nothing moves. */
+            fuse_reply_err(req, renameat2(p->fd, name, np->fd, newname, flags) < 0 ? errno : 0);
+            return;
+        }
+        lock = stripe_of(fs, (uint64_t)dst.st_dev, (uint64_t)dst.st_ino);
         pthread_mutex_lock(lock);
-        if (fstatat(np->fd, newname, &dst, AT_SYMLINK_NOFOLLOW) < 0)
-            replaces = false;
+        if (fstatat(np->fd, newname, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now.st_dev == dst.st_dev && now.st_ino == dst.st_ino)
+            break;
+        pthread_mutex_unlock(lock); /* the target changed meanwhile */
     }
-    bool last = replaces && (S_ISDIR(dst.st_mode) || dst.st_nlink <= 1);
+    dst = now;
+    bool last = S_ISDIR(dst.st_mode) || dst.st_nlink <= 1;
     uint64_t xattrs = last ? entry_xattr_bytes(np->fd, newname) : 0;
     int err = renameat2(p->fd, name, np->fd, newname, flags) < 0 ? errno : 0;
     if (err == 0 && last) {
@@ -502,8 +554,7 @@ static void tfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
             last_link_gone(fs, &dst, xattrs);
         }
     }
-    if (locked)
-        pthread_mutex_unlock(lock);
+    pthread_mutex_unlock(lock);
     fuse_reply_err(req, err);
 }
 
@@ -531,6 +582,28 @@ static int open_node(struct tfs_fs *fs, struct tfs_node *n, int flags)
     return rc;
 }
 
+/* Counts an open handle on n. When the inode's last link went (and its
+ * storage was given back) between the kernel's lookup and this open, it is
+ * charged again, forced, and freed at the last close like any unlinked
+ * open file; else what is written through the handle would never be given
+ * back. */
+static void open_handle(struct tfs_fs *fs, struct tfs_node *n)
+{
+    pthread_mutex_t *lock = tfs_node_stripe(fs, n);
+    pthread_mutex_lock(lock);
+    if (tfs_node_released(n)) {
+        struct stat st;
+        char path[64];
+        proc_path(path, sizeof path, n->fd);
+        uint64_t pages = fstatat(n->fd, "", &st, AT_EMPTY_PATH) == 0 ? data_pages(fs, &st) : 0;
+        (void)tfs_quota_force(&fs->quota, pages, 1);
+        (void)tfs_quota_force_xattr(&fs->quota, tfs_xattr_bytes(path, true));
+        n->unlinked = true;
+    }
+    tfs_inode_table_open(&fs->table, n);
+    pthread_mutex_unlock(lock);
+}
+
 static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct tfs_fs *fs = fs_of(req);
@@ -541,7 +614,7 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         return;
     }
     fi->fh = (uint64_t)fd;
-    tfs_inode_table_open(&fs->table, n);
+    open_handle(fs, n);
     if (fuse_reply_open(req, fi) != 0) { /* interrupted: the kernel will not release it */
         bool freed;
         tfs_inode_table_close(&fs->table, n, &freed);
@@ -577,7 +650,7 @@ static void tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
             return;
         }
         fi->fh = (uint64_t)fd;
-        tfs_inode_table_open(&fs->table, n);
+        open_handle(fs, n);
         fuse_reply_create(req, &e, fi);
         return;
     }
@@ -597,7 +670,7 @@ static void tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
     }
     fi->fh = (uint64_t)fd;
     struct tfs_node *n = tfs_node_of(req, e.ino);
-    tfs_inode_table_open(&fs->table, n);
+    open_handle(fs, n);
     if (fuse_reply_create(req, &e, fi) != 0) {
         bool freed;
         tfs_inode_table_close(&fs->table, n, &freed);

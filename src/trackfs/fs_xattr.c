@@ -47,8 +47,9 @@ void tfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *
     uint64_t old = attr_cost(path, name);
     uint64_t cost = strlen(name) + size;
     uint64_t grow = cost > old ? cost - old : 0;
-    int err = 0;
-    if (grow > 0 && tfs_quota_charge_xattr(&fs->quota, grow) < 0)
+    /* An inode already given back (unlinked after the kernel's lookup) is gone. */
+    int err = tfs_node_released(n) ? ENOENT : 0;
+    if (err == 0 && grow > 0 && tfs_quota_charge_xattr(&fs->quota, grow) < 0)
         err = ENOSPC;
     if (err == 0 && setxattr(path, name, value, size, flags) < 0) {
         err = errno;
@@ -147,7 +148,9 @@ void tfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     pthread_mutex_t *lock = tfs_node_stripe(fs, n);
     pthread_mutex_lock(lock);
     uint64_t old = attr_cost(path, name);
-    int err = removexattr(path, name) < 0 ? errno : 0;
+    int err = tfs_node_released(n) ? ENOENT : 0;
+    if (err == 0 && removexattr(path, name) < 0)
+        err = errno;
     if (err == 0)
         tfs_quota_release_xattr(&fs->quota, old);
     pthread_mutex_unlock(lock);

@@ -94,9 +94,14 @@ static void print_pages(const char *what, uint64_t pages)
 
 /* ---- status ------------------------------------------------------------ */
 
+/* The broker's books, and the figures of the trackfs mounts among its
+ * clients (read from each mount's statistics attribute). */
 static int fetch_status(struct mbctl_status *st, uint32_t timeout_ms)
 {
-    return mbctl_status_fetch(&client, st, timeout_ms);
+    int rc = mbctl_status_fetch(&client, st, timeout_ms);
+    if (rc == 0)
+        mbctl_trackfs_collect(st, "/proc");
+    return rc;
 }
 
 static int cmd_status(bool json, uint32_t timeout_ms)

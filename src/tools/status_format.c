@@ -137,10 +137,28 @@ void mbctl_status_print_table(FILE *out, const struct mbctl_status *st)
     }
     if (st->clients_truncated)
         fprintf(out, "(more than %u clients: the rest are not shown)\n", MBCTL_STATUS_MAX_CLIENTS);
+    mbctl_trackfs_print_table(out, &st->trackfs);
+}
+
+void mbctl_trackfs_collect(struct mbctl_status *st, const char *proc)
+{
+    st->trackfs.count = 0;
+    for (size_t i = 0; i < st->client_count && st->trackfs.count < MBCTL_TRACKFS_MAX; i++) {
+        const struct mb_client_status_client *c = &st->clients[i];
+        if (strcmp(c->name, "trackfs") != 0)
+            continue;
+        struct mbctl_trackfs *t = &st->trackfs.mounts[st->trackfs.count++];
+        memset(t, 0, sizeof *t);
+        t->pid = c->pid;
+        if (mbctl_trackfs_mountpoint(proc, c->pid, t->mountpoint, sizeof t->mountpoint) < 0)
+            t->mountpoint[0] = '\0';
+        else
+            (void)mbctl_trackfs_read_stats(t->mountpoint, t);
+    }
 }
 
 /* A JSON string: names are what clients chose, so escape everything. */
-static void json_string(FILE *out, const char *s)
+void mbctl_json_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -176,7 +194,7 @@ void mbctl_status_print_json(FILE *out, const struct mbctl_status *st)
     for (size_t i = 0; i < st->class_count; i++) {
         const struct mb_client_status_class *k = &st->classes[i];
         fprintf(out, "%s{\"name\":", i ? "," : "");
-        json_string(out, k->name);
+        mbctl_json_string(out, k->name);
         fprintf(out, ",\"priority\":%u,\"limit\":%llu,\"held\":%llu,\"members\":%u}",
                 (unsigned)k->priority, (unsigned long long)k->limit, (unsigned long long)k->held,
                 (unsigned)k->members);
@@ -186,9 +204,9 @@ void mbctl_status_print_json(FILE *out, const struct mbctl_status *st)
         const struct mb_client_status_client *c = &st->clients[i];
         fprintf(out, "%s{\"id\":%u,\"pid\":%u,\"uid\":%u,\"gid\":%u,\"name\":", i ? "," : "",
                 (unsigned)c->id, (unsigned)c->pid, (unsigned)c->uid, (unsigned)c->gid);
-        json_string(out, c->name);
+        mbctl_json_string(out, c->name);
         fprintf(out, ",\"kind\":\"%s\",\"class\":", mbctl_kind_name(c->kind));
-        json_string(out, class_name(st, c->class_index));
+        mbctl_json_string(out, class_name(st, c->class_index));
         fprintf(out,
                 ",\"balance\":%llu,\"lent\":%llu,\"waiting\":\"%s\",\"waiting_pages\":%llu,"
                 "\"waiting_gathered\":%llu,\"waiting_ms\":%llu,\"queries_outstanding\":%u,"
@@ -199,5 +217,10 @@ void mbctl_status_print_json(FILE *out, const struct mbctl_status *st)
                 (unsigned)c->queries_outstanding, (unsigned)c->missed_deadlines,
                 (unsigned)c->bogus_answers);
     }
-    fprintf(out, "],\"clients_truncated\":%s}\n", st->clients_truncated ? "true" : "false");
+    fprintf(out, "],\"clients_truncated\":%s", st->clients_truncated ? "true" : "false");
+    if (st->trackfs.count > 0) {
+        fputs(",\"trackfs\":", out);
+        mbctl_trackfs_print_json(out, &st->trackfs);
+    }
+    fputs("}\n", out);
 }

@@ -68,6 +68,10 @@ equal pool-empty 0 "$(pool)"
 equal stats-full "100 100 100 0 100 0 1 8" \
   "$(stats quota_pages used_pages data_pages free_pages acquired_pages released_pages enospc stalls)"
 equal books-agree "$(balance_of trackfs)" "$(stat_field "$g" broker_balance)"
+# mbctl status shows trackfs's own figures beside the broker's books.
+"$mbctl" status --json >"$tmp/status.json"
+equal status-trackfs "$g 100 100 1 8" "$(json_field '" ".join(str(x) for x in [d["trackfs"][0]["mountpoint"], d["trackfs"][0]["quota_pages"], d["trackfs"][0]["used_pages"], d["trackfs"][0]["enospc"], d["trackfs"][0]["stalls"]])' <"$tmp/status.json")"
+check status-trackfs-table grep -Eq "^ +[0-9]+ $g +100 +100 +8 +1\$" <("$mbctl" status)
 # Nothing partial: exactly 100 pages in the file and in the backing store.
 equal file-size $((room * page)) "$(stat -c %s "$g/f")"
 equal backing-blocks $((room * page / 512)) "$(stat -c %b "$tmp/g.back/f")"

@@ -98,6 +98,7 @@ __attribute__((destructor)) static void report(void)
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static int hog(const char *arg)
@@ -109,8 +110,16 @@ static int hog(const char *arg)
         perror("hog: mmap");
         return 1;
     }
-    for (size_t i = 0; i < len; i += 4096)
+    /* A MiB at a time with a short pause, as a program grows: when the
+     * group runs out, the kernel's victim (the lamb) has time to exit before
+     * the next charge, instead of a second OOM finding it still dying. */
+    for (size_t i = 0; i < len; i += 4096) {
         p[i] = 1;
+        if ((i & ((1u << 20) - 1u)) == 0) {
+            struct timespec pause_ts = {.tv_sec = 0, .tv_nsec = 2000000};
+            nanosleep(&pause_ts, NULL);
+        }
+    }
     printf("holding %zu MiB\n", mib);
     fflush(stdout);
     for (;;)

@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include "common/clock.h"
+#include "common/fd_write.h"
 #include "common/numparse.h"
 
 #include <errno.h>
@@ -153,21 +154,6 @@ static const char *level_name(int level)
     return names[level];
 }
 
-/* Writes all of buf[0..len), resuming after signals and short writes. */
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 void mb_logv(int level, const char *format, va_list args)
 {
     if (!mb_log_enabled(level))
@@ -214,7 +200,7 @@ void mb_logv(int level, const char *format, va_list args)
             line[i] = ' ';
     }
     line[len++] = '\n';
-    write_all(log_state.fd, line, len);
+    (void)mb_write_all(log_state.fd, line, len);
     errno = saved_errno;
 }
 

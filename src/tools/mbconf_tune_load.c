@@ -1,6 +1,8 @@
 /* mbconf_tune_load.c: the load process of `mbconf tune` (see the header). */
 #include "tools/mbconf_tune_load.h"
 
+#include "common/fd_write.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,21 +14,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* Fills the working-set file with non-zero data (a sparse file would be
  * read from the zero page, not from page cache) and drops its cache. */
@@ -50,7 +37,7 @@ static int make_working_set(const char *dir, uint64_t bytes, int *fd_out, char *
     int rc = 0;
     for (uint64_t done = 0; done < bytes && rc == 0;) {
         size_t len = bytes - done < sizeof block ? (size_t)(bytes - done) : sizeof block;
-        rc = write_all(fd, block, len);
+        rc = mb_write_all(fd, block, len);
         done += len;
     }
     if (rc == 0 && fdatasync(fd) != 0)
@@ -84,7 +71,7 @@ static _Noreturn void load_main(int command_fd, int reply_fd, int ws_fd, uint64_
 {
     int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (adj >= 0) {
-        (void)write_all(adj, "1000", 4);
+        (void)mb_write_all(adj, "1000", 4);
         close(adj);
     }
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -122,7 +109,7 @@ static _Noreturn void load_main(int command_fd, int reply_fd, int ws_fd, uint64_
                 anon[held] = 1;
             started = true;
             unsigned char done = 1;
-            if (write_all(reply_fd, &done, 1) < 0)
+            if (mb_write_all(reply_fd, &done, 1) < 0)
                 _exit(6);
         } else if (ready < 0 && errno != EINTR) {
             _exit(7);
@@ -184,7 +171,7 @@ int mbconf_tune_load_start(struct mbconf_tune_load *load, const char *dir, uint6
         int fd = open(procs_file, O_WRONLY | O_CLOEXEC);
         char text[32];
         int len = snprintf(text, sizeof text, "%ld\n", (long)pid);
-        rc = fd < 0 ? -errno : write_all(fd, text, (size_t)len);
+        rc = fd < 0 ? -errno : mb_write_all(fd, text, (size_t)len);
         if (fd >= 0)
             close(fd);
         if (rc < 0) {
@@ -224,7 +211,7 @@ int mbconf_tune_load_hold(struct mbconf_tune_load *load, uint64_t bytes, unsigne
 {
     if (!mbconf_tune_load_alive(load))
         return -ECHILD;
-    if (write_all(load->command_fd, &bytes, sizeof bytes) < 0) {
+    if (mb_write_all(load->command_fd, &bytes, sizeof bytes) < 0) {
         (void)mbconf_tune_load_alive(load);
         return -ECHILD;
     }

@@ -8,6 +8,7 @@
 #include "watch/evidence.h"
 
 #include "common/clock.h"
+#include "common/fd_write.h"
 #include "common/log.h"
 #include "tools/mbfrag_root.h"
 
@@ -148,24 +149,10 @@ struct out {
     int err; /* first error, negative errno */
 };
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void out_flush(struct out *o)
 {
     if (o->err == 0 && o->used > 0)
-        o->err = write_all(o->fd, o->buf, o->used);
+        o->err = mb_write_all(o->fd, o->buf, o->used);
     o->used = 0;
 }
 
@@ -175,7 +162,7 @@ static void out_bytes(struct out *o, const char *p, size_t len)
         out_flush(o);
     if (len > o->size) {
         if (o->err == 0)
-            o->err = write_all(o->fd, p, len);
+            o->err = mb_write_all(o->fd, p, len);
         return;
     }
     memcpy(o->buf + o->used, p, len);

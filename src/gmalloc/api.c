@@ -7,8 +7,14 @@
  * new block (foreign.c) and leaves the old one alone. Failures set errno as
  * glibc's malloc does; ENOMEM failures go through gm_oom (the report and,
  * with SVC_ERR_ON_OOM, abort).
+ *
+ * malloc and free inline the core's thread-cache fast paths (anr/tcache.h):
+ * a hit is a leaf function with no call and no errno traffic; everything
+ * else goes through an out-of-line slow function.
  */
 #include "gmalloc/gm_internal.h"
+
+#include "anr/tcache.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -38,40 +44,58 @@ static void *failed(size_t size, const void *caller)
     return NULL;
 }
 
+__attribute__((noinline)) static void *malloc_slow(anr_heap *h, size_t size, const void *caller)
+{
+    if (h == NULL)
+        return no_heap(size, 16);
+    void *p = anr_heap_malloc(h, size);
+    return p != NULL ? p : failed(size, caller);
+}
+
 GM_EXPORT void *malloc(size_t size)
 {
     anr_heap *h = gm_heap_get();
-    if (__builtin_expect(h == NULL, 0))
-        return no_heap(size, 16);
-    void *p = anr_heap_malloc(h, size);
-    return __builtin_expect(p != NULL, 1) ? p : failed(size, CALLER);
+    if (__builtin_expect(h != NULL, 1)) {
+        void *p = anr_tc_pop(h, size);
+        if (__builtin_expect(p != NULL, 1))
+            return p;
+    }
+    return malloc_slow(h, size, CALLER);
 }
 
 static __thread unsigned tl_frees __attribute__((tls_model("initial-exec")));
 
-/* With the broker: every 1024th free of a thread checks for surplus quota. */
-__attribute__((noinline)) static void broker_tick(void)
+/* A block of the arena that the thread cache did not take: the core's free,
+ * which may call the kernel (madvise) and so must not change errno. With
+ * the broker, every 1024th free of a thread checks for surplus quota. */
+__attribute__((noinline)) static void free_in_arena(anr_heap *h, void *ptr)
 {
-    if ((++tl_frees & 1023u) == 0)
+    int saved = errno;
+    anr_heap_free(h, ptr);
+    if (gm_broker_on && (++tl_frees & 1023u) == 0)
         gm_broker_return_surplus();
+    errno = saved;
+}
+
+/* NULL, a start-up block (never reused) or a foreign pointer (counted). */
+__attribute__((noinline)) static void free_outside(void *ptr)
+{
+    if (ptr == NULL || gm_boot_owns(ptr))
+        return;
+    atomic_fetch_add_explicit(&gm_count.foreign_frees, 1, memory_order_relaxed);
 }
 
 GM_EXPORT void free(void *ptr)
 {
-    if (ptr == NULL)
-        return;
     anr_heap *h = atomic_load_explicit(&gm_heap, memory_order_acquire);
+    /* gm_in_arena(NULL) is false: the arena never starts at address 0. */
     if (__builtin_expect(h != NULL && gm_in_arena(ptr), 1)) {
-        int saved = errno;
-        anr_heap_free(h, ptr);
-        if (__builtin_expect(gm_broker_on, 0))
-            broker_tick();
-        errno = saved;
+        if (__builtin_expect(!gm_broker_on, 1) && anr_tc_push(h, ptr))
+            return;
+        free_in_arena(h, ptr);
         return;
     }
-    if (gm_boot_owns(ptr))
-        return; /* start-up blocks are never reused */
-    atomic_fetch_add_explicit(&gm_count.foreign_frees, 1, memory_order_relaxed);
+    free_outside(ptr);
 }
 
 GM_EXPORT void free_sized(void *ptr, size_t size)

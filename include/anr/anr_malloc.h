@@ -115,9 +115,10 @@ struct anr_options {
      * false: strict real-time users keep every operation's cost bounded by
      * the lock and exact misuse detection; gmalloc turns it on. */
     bool thread_cache;
-    /* Most bytes of free blocks one thread's cache of this heap holds,
-     * shared equally by the classes (classes whose share is under two blocks
-     * are not cached). Default 128 KiB. */
+    /* Most bytes of free blocks one thread's cache of this heap holds: half
+     * for the slab classes, half for blocks above them up to 16 KiB (made
+     * at a class size, up to 1/4 above the request, when cached), shared
+     * from the smallest class up (docs/anr.md). Default 512 KiB. */
     size_t thread_cache_bytes;
     /* Most threads with a cache of this heap at once (each cache takes about
      * 2 KiB of the reservation's metadata, touched only when used); further

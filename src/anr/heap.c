@@ -27,7 +27,7 @@ void anr_options_init(struct anr_options *opts)
     opts->max_attempts = 8;
     opts->use_madv_free = false;
     opts->thread_cache = false;
-    opts->thread_cache_bytes = 128 * 1024;
+    opts->thread_cache_bytes = 512 * 1024;
     opts->thread_cache_threads = 64;
     opts->report_fd = 2;
 }
@@ -466,6 +466,8 @@ static void *alloc_once(struct anr_heap *h, size_t size, size_t align, size_t *u
             *usable = h->classes[cls].size;
         return p;
     }
+    if (align <= ANR_GRANULE)
+        size = anr_tc_round_request(h, size);
     size_t n = anr_round_up(size + ANR_HDR, ANR_GRANULE);
     if (n < ANR_MIN_CHUNK)
         n = ANR_MIN_CHUNK;

@@ -201,6 +201,10 @@ struct anr_heap {
     size_t tc_stride;
     unsigned tc_threads;
     unsigned nclasses;
+    /* Thread-cache bins in use: the nclasses slab classes, then (caches on)
+     * the chunk classes, sizes above max_class_size whose blocks come from
+     * the chunk space; their classes[] entries hold only a size. */
+    unsigned tc_classes;
     uint32_t max_class_size;
     uint8_t dbg; /* debug mode: every block goes through debug.c */
     uint8_t slow; /* dbg or vg_core: allocations and frees take the slow paths */

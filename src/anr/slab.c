@@ -72,6 +72,7 @@ int anr_classes_init(struct anr_heap *h, const uint32_t *sizes, size_t n)
         h->classes[i].spare = ANR_NONE;
     }
     h->nclasses = (unsigned)n;
+    h->tc_classes = (unsigned)n;
     h->max_class_size = sizes[n - 1];
     unsigned c = 0;
     for (size_t idx = 0; idx <= h->max_class_size / ANR_GRANULE; idx++) {

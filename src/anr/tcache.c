@@ -37,23 +37,79 @@ static void make_exit_key(void)
     exit_key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
 }
 
-void anr_tc_configure(struct anr_heap *h, size_t cache_bytes)
+/* Shares `bytes` among the bins [first, end), from the smallest class up:
+ * each gets an equal share of what is left, at most ANR_TC_MAX_COUNT
+ * blocks, so what a small class cannot use (its bin is full at 128 blocks)
+ * goes to the larger ones. A class whose share is under two blocks is not
+ * cached (a one-block bin would flush every time). Returns what is left. */
+static size_t share_out(struct anr_heap *h, unsigned first, unsigned end, size_t bytes)
 {
-    /* Each class gets an equal share of the bytes: a thread's cache of one
-     * heap never holds more than cache_bytes. Classes whose share is under
-     * two blocks are not cached (a one-block bin would flush every time). */
-    size_t share = cache_bytes / h->nclasses;
-    h->tc_max_size = 0;
-    for (unsigned c = 0; c < h->nclasses; c++) {
-        size_t n = share / h->classes[c].size;
+    for (unsigned c = first; c < end; c++) {
+        size_t n = bytes / (end - c) / h->classes[c].size;
         if (n > ANR_TC_MAX_COUNT)
             n = ANR_TC_MAX_COUNT;
         if (n < 2)
             n = 0;
         h->tc_limit[c] = (uint32_t)n;
+        bytes -= n * h->classes[c].size;
         if (n > 0)
             h->tc_max_size = h->classes[c].size;
     }
+    return bytes;
+}
+
+void anr_tc_configure(struct anr_heap *h, size_t cache_bytes)
+{
+    /* Chunk classes: from the largest slab class up to ANR_TC_CHUNK_MAX,
+     * four per doubling (3584, 4096, 5120, ... 16384 after the default
+     * 3072), in the class slots left after the slab classes. A request in
+     * their range is rounded up to its class (allocate), so any cached
+     * block of the class serves it. */
+    unsigned n = h->nclasses;
+    uint32_t size = h->max_class_size;
+    while (n < ANR_MAX_CLASSES) {
+        uint32_t step = ((uint32_t)1 << (31 - __builtin_clz(size))) / 4u;
+        uint32_t next = (size / step + 1u) * step;
+        if (next > ANR_TC_CHUNK_MAX)
+            break;
+        h->classes[n] = (struct anr_class){.size = next, .partial = ANR_NONE, .spare = ANR_NONE};
+        for (uint32_t idx = size / ANR_GRANULE + 1u; idx <= next / ANR_GRANULE; idx++)
+            h->class_of[idx] = (uint8_t)n;
+        size = next;
+        n++;
+    }
+    h->tc_classes = n;
+    /* Half the bytes for the slab classes, the other half and whatever
+     * they leave for the chunk classes: a thread's cache of one heap never
+     * holds more than cache_bytes. */
+    h->tc_max_size = 0;
+    size_t slab_bytes = n > h->nclasses ? cache_bytes / 2u : cache_bytes;
+    size_t left = share_out(h, 0, h->nclasses, slab_bytes);
+    share_out(h, h->nclasses, n, cache_bytes - slab_bytes + left);
+}
+
+size_t anr_tc_round_request(const struct anr_heap *h, size_t size)
+{
+    if (size <= h->max_class_size || size > h->tc_max_size)
+        return size;
+    unsigned c = h->class_of[(size + ANR_GRANULE - 1u) / ANR_GRANULE];
+    return h->tc_limit[c] != 0 ? h->classes[c].size : size;
+}
+
+/* The chunk class of the live chunk block p (lock held): its usable size
+ * must be exactly a chunk class's. -1 otherwise. */
+static int chunk_class_of(const struct anr_heap *h, const void *p)
+{
+    if (h->tc_classes == h->nclasses)
+        return -1;
+    const struct anr_chunk *c = anr_chunk_of_payload(h, p);
+    if (c == NULL)
+        return -1;
+    size_t usable = anr_chunk_size(c) - ANR_HDR;
+    if (usable <= h->max_class_size || usable > h->classes[h->tc_classes - 1u].size)
+        return -1;
+    unsigned cls = h->class_of[usable / ANR_GRANULE];
+    return h->classes[cls].size == usable ? (int)cls : -1;
 }
 
 struct anr_tcache *anr_tc_slot(const struct anr_heap *h, unsigned i)
@@ -83,11 +139,16 @@ bool anr_tc_block_ok(const struct anr_heap *h, const struct anr_tcache *tc, unsi
     uintptr_t u = (uintptr_t)blk, a = (uintptr_t)h->arena;
     if (u < a || u - a >= h->arena_bytes || u % ANR_GRANULE != 0)
         return false;
-    size_t page = anr_page_of(h, blk);
-    if (h->page_state[page] != ANR_PG_SLAB || h->slabs[h->slabs[page].head].cls != cls)
-        return false;
-    if (anr_slab_usable(h, blk) != h->classes[cls].size)
-        return false;
+    if (cls >= h->nclasses) {
+        if (chunk_class_of(h, blk) != (int)cls)
+            return false;
+    } else {
+        size_t page = anr_page_of(h, blk);
+        if (h->page_state[page] != ANR_PG_SLAB || h->slabs[h->slabs[page].head].cls != cls)
+            return false;
+        if (anr_slab_usable(h, blk) != h->classes[cls].size)
+            return false;
+    }
     void *const *words = blk;
     return words[1] == tc->key;
 }
@@ -96,9 +157,15 @@ bool anr_tc_block_ok(const struct anr_heap *h, const struct anr_tcache *tc, unsi
 static void give_back(struct anr_heap *h, unsigned cls, void **blk)
 {
     blk[1] = NULL;
-    size_t size = anr_slab_free(h, (char *)blk);
+    size_t size = 0;
+    if (cls < h->nclasses) {
+        size = anr_slab_free(h, (char *)blk);
+    } else if (chunk_class_of(h, blk) == (int)cls) {
+        size = h->classes[cls].size;
+        anr_chunk_release(h, anr_chunk_of_payload(h, (char *)blk));
+    }
     if (size == 0) {
-        /* A pointer freed into the cache that was not a live slice: the
+        /* A pointer freed into the cache that was not a live block: the
          * core never handed it out, so undo the free the cache counted. */
         h->st.invalid_frees++;
         h->st.frees--;
@@ -205,7 +272,7 @@ static uint64_t flush_bin(struct anr_heap *h, struct anr_tcache *tc, unsigned cl
 static uint64_t flush_all(struct anr_heap *h, struct anr_tcache *tc, bool check)
 {
     uint64_t n = 0;
-    for (unsigned c = 0; c < h->nclasses; c++)
+    for (unsigned c = 0; c < h->tc_classes; c++)
         if (tc->bins[c].head != NULL)
             n += flush_bin(h, tc, c, 0, check);
     tc->epoch = h->tc_epoch;
@@ -218,7 +285,7 @@ static void retire(struct anr_heap *h, struct anr_tcache *tc, bool check)
 {
     flush_all(h, tc, check);
     uint64_t allocs = 0, frees = 0, net_bytes = 0;
-    for (unsigned c = 0; c < h->nclasses; c++) {
+    for (unsigned c = 0; c < h->tc_classes; c++) {
         struct anr_tc_bin *b = &tc->bins[c];
         uint64_t a = atomic_load_explicit(&b->allocs, memory_order_relaxed);
         uint64_t f = atomic_load_explicit(&b->frees, memory_order_relaxed);
@@ -282,7 +349,7 @@ static struct anr_tcache *acquire(struct anr_heap *h)
          * keeps in its data can equal it. */
         tc->key = (char *)tc + 1;
         tc->epoch = h->tc_epoch;
-        for (unsigned c = 0; c < h->nclasses; c++) {
+        for (unsigned c = 0; c < h->tc_classes; c++) {
             tc->bins[c].head = NULL;
             tc->bins[c].count = 0;
             tc->bins[c].limit = h->tc_limit[c];
@@ -336,13 +403,20 @@ void anr_tc_refill_locked(struct anr_heap *h, size_t size)
 
 bool anr_tc_free_locked(struct anr_heap *h, void *ptr)
 {
-    if (h->tc_max_size == 0 || h->page_state[anr_page_of(h, ptr)] != ANR_PG_SLAB)
+    if (h->tc_max_size == 0)
         return false;
-    size_t size = anr_slab_usable(h, ptr);
-    if (size == 0)
-        return false; /* not a live slice: the core counts it as invalid */
+    unsigned cls;
     size_t page = anr_page_of(h, ptr);
-    unsigned cls = h->slabs[h->slabs[page].head].cls;
+    if (h->page_state[page] == ANR_PG_SLAB) {
+        if (anr_slab_usable(h, ptr) == 0)
+            return false; /* not a live slice: the core counts it as invalid */
+        cls = h->slabs[h->slabs[page].head].cls;
+    } else {
+        int c = chunk_class_of(h, ptr);
+        if (c < 0)
+            return false; /* not a chunk of a cached size, or not live */
+        cls = (unsigned)c;
+    }
     if (h->tc_limit[cls] == 0)
         return false;
     struct anr_tcache *tc = acquire(h);
@@ -377,7 +451,7 @@ void anr_tc_totals_locked(const struct anr_heap *h, struct anr_tc_totals *t)
         if (tc->owner == NULL)
             continue;
         t->callocs += atomic_load_explicit(&tc->callocs, memory_order_relaxed);
-        for (unsigned c = 0; c < h->nclasses; c++) {
+        for (unsigned c = 0; c < h->tc_classes; c++) {
             uint64_t a = atomic_load_explicit(&tc->bins[c].allocs, memory_order_relaxed);
             uint64_t f = atomic_load_explicit(&tc->bins[c].frees, memory_order_relaxed);
             t->allocs += a;

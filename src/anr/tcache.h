@@ -1,11 +1,13 @@
-/* tcache.h: per-thread caches of small blocks (tcache.c), and their fast
- * paths, inlined into heap.c's malloc and free.
+/* tcache.h: per-thread caches of blocks up to 16 KiB (tcache.c), and their
+ * fast paths, inlined into heap.c's and gmalloc's malloc and free.
  *
  * For each heap it uses, a thread may own one cache slot (struct anr_tcache)
  * carved from the heap's reservation (docs/anr.md, "Thread caches"). A slot
- * holds, per slab class, a stack of free blocks linked through their first
- * word, with a count and a limit. malloc pops and free pushes without the
- * heap's lock; refill and flush happen in batches under it.
+ * holds, per class (the slab classes, then the chunk classes above them up
+ * to ANR_TC_CHUNK_MAX), a stack of free blocks linked through their first
+ * word, with a count and a limit. malloc pops and free pushes slab blocks
+ * without the heap's lock; chunk blocks are pushed under it (their headers
+ * are read there); refill and flush happen in batches under it.
  *
  * Accounting. The core (slabs, h->st) sees a cached block as allocated: its
  * bitmap bit stays set and h->st.live_blocks counts it, so verify's walk is
@@ -26,6 +28,7 @@
 #define ANR_TC_HEAPS 8u          /* heaps one thread keeps a cache for */
 #define ANR_TC_MAX_COUNT 128u    /* most blocks in one bin */
 #define ANR_TC_MAX_THREADS 4096u /* most slots a heap may reserve */
+#define ANR_TC_CHUNK_MAX 16384u  /* largest chunk class a cache holds */
 
 struct anr_tc_bin {
     void *head;               /* cached blocks, linked through their first word */
@@ -106,9 +109,10 @@ static inline void anr_tc_put(const struct anr_tcache *tc, struct anr_tc_bin *b,
  * live slice is caught only when the cache is flushed. */
 static inline bool anr_tc_push(struct anr_heap *h, void *ptr)
 {
+    /* No test of h->tc_max_size: with caches off no thread has an entry
+     * for h, so the entry test below fails. */
     size_t page = anr_page_of(h, ptr);
-    if (h->tc_max_size == 0 || h->page_state[page] != ANR_PG_SLAB ||
-        ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
+    if (h->page_state[page] != ANR_PG_SLAB || ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
         return false;
     struct anr_tc_entry *e = &anr_tc_self.e[0];
     if (e->heap != h || e->id != h->id)
@@ -144,8 +148,13 @@ static inline void anr_tc_prepare(const struct anr_heap *h)
         anr_tc_prepare_thread();
 }
 
-/* Per-class limits and the cached size range from the options, at creation. */
+/* Per-class limits, the chunk classes and the cached size range from the
+ * options, at creation. */
 void anr_tc_configure(struct anr_heap *h, size_t cache_bytes);
+/* The size a chunk-space request of `size` bytes (no alignment beyond the
+ * granule) is made with: its chunk class's size when that class is cached,
+ * so the block can serve any request of the class later; else size. */
+size_t anr_tc_round_request(const struct anr_heap *h, size_t size);
 /* After a locked allocation of `size` bytes for malloc/calloc: fills this
  * thread's bin of that class up to half its limit from partly used slabs
  * (never a new slab: refills do not move the budget). Claims a slot first

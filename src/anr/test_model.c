@@ -87,6 +87,7 @@ static void use_default_classes(void)
 /* The slab classes of the heap under test (ascending). */
 static const uint32_t *classes;
 static size_t nclasses;
+static bool caches_on;
 
 /* Usable size is at least the request and, for unaligned requests, exactly
  * the class for small sizes; a chunk may absorb a tail too small to be a
@@ -103,7 +104,17 @@ static bool usable_ok(size_t size, size_t usable, bool aligned)
     for (size_t i = 0; i < nclasses; i++)
         if (classes[i] >= s)
             return usable == classes[i] && (classes != default_classes || usable - r <= r / 8);
-    return usable - r < 48;
+    if (usable - r < 48)
+        return true;
+    /* With thread caches, a request up to 16 KiB above the largest class
+     * is made at its chunk class's size (four classes per doubling, from
+     * the largest slab class up), when that class is cached. */
+    size_t k = classes[nclasses - 1];
+    while (caches_on && k < s && k < 16384) {
+        size_t step = ((size_t)1 << (63 - __builtin_clzll((unsigned long long)k))) / 4u;
+        k = (k / step + 1u) * step;
+    }
+    return caches_on && k >= s && k <= 16384 && usable >= k && usable - k < 48;
 }
 
 static void take(anr_heap *h, struct model *m, struct slot *s, unsigned char *p, size_t size,
@@ -234,6 +245,7 @@ static void run_model_once(const struct anr_options *o, uint64_t seed, unsigned 
     rng_state = seed;
     classes = o->slab_sizes ? o->slab_sizes : default_classes;
     nclasses = o->slab_sizes ? o->slab_size_count : ndefault;
+    caches_on = o->thread_cache;
     anr_heap *h = NULL;
     MBT_EQ_INT(0, anr_heap_create(o, &h));
     MBT_REQUIRE(h != NULL);

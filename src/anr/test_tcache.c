@@ -9,6 +9,7 @@
 #include "mbtest.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ static void test_options(void)
     struct anr_options o;
     anr_options_init(&o);
     MBT_FALSE(o.thread_cache);
-    MBT_EQ_U64(128 * 1024, o.thread_cache_bytes);
+    MBT_EQ_U64(512 * 1024, o.thread_cache_bytes);
     MBT_EQ_U64(64, o.thread_cache_threads);
     anr_heap *h = NULL;
     o.thread_cache = true;
@@ -47,12 +48,38 @@ static void test_options(void)
     MBT_EQ_INT(-EINVAL, anr_heap_create(&o, &h));
     o.thread_cache_threads = 4;
     MBT_EQ_INT(0, anr_heap_create(&o, &h));
-    /* 44 default classes share 128 KiB: 2978 bytes each, so 16-byte blocks
-     * are capped at 128, 128-byte ones get 23, and classes above 1489 bytes
-     * (under two blocks) are not cached. */
+    /* The 44 default slab classes share 256 KiB from the smallest up: the
+     * 16-32 byte bins are capped at 128 blocks, the 48-byte class gets an
+     * equal share of the rest (126), the 128-byte one 47, 3072 bytes 3. */
+    MBT_EQ_U64(44, h->nclasses);
     MBT_EQ_U64(128, h->tc_limit[0]);
-    MBT_EQ_U64(23, h->tc_limit[7]);
-    MBT_EQ_U64(1408, h->tc_max_size);
+    MBT_EQ_U64(128, h->tc_limit[1]);
+    MBT_EQ_U64(126, h->tc_limit[2]);
+    MBT_EQ_U64(47, h->tc_limit[7]);
+    MBT_EQ_U64(3, h->tc_limit[43]);
+    /* Ten chunk classes, four per doubling up to 16 KiB, share the other
+     * 256 KiB and what the slab classes left. */
+    static const uint32_t chunk_sizes[] = {3584, 4096, 5120, 6144, 7168,
+                                           8192, 10240, 12288, 14336, 16384};
+    static const uint32_t chunk_limits[] = {7, 6, 5, 4, 3, 3, 2, 2, 2, 2};
+    MBT_EQ_U64(54, h->tc_classes);
+    size_t bytes = 0;
+    for (unsigned c = 0; c < h->tc_classes; c++) {
+        if (c >= 44) {
+            MBT_EQ_U64(chunk_sizes[c - 44], h->classes[c].size);
+            MBT_EQ_U64(chunk_limits[c - 44], h->tc_limit[c]);
+        }
+        bytes += (size_t)h->tc_limit[c] * h->classes[c].size;
+    }
+    MBT_TRUE(bytes <= 512 * 1024);
+    MBT_EQ_U64(16384, h->tc_max_size);
+    /* A 5000-byte request sits in the 5120-byte class; 16385 is above the
+     * cached range and 3072 is a slab class. */
+    MBT_EQ_U64(5120, anr_tc_round_request(h, 5000));
+    MBT_EQ_U64(3584, anr_tc_round_request(h, 3073));
+    MBT_EQ_U64(16384, anr_tc_round_request(h, 16384));
+    MBT_EQ_U64(16385, anr_tc_round_request(h, 16385));
+    MBT_EQ_U64(3072, anr_tc_round_request(h, 3072));
     anr_heap_destroy(h);
 }
 
@@ -179,6 +206,63 @@ static void test_double_free_caught(void)
     MBT_TRUE(x != y); /* the cache was not corrupted into handing a block out twice */
     anr_heap_free(h, x);
     anr_heap_free(h, y);
+    anr_heap_destroy(h);
+}
+
+/* Blocks from the chunk space up to 16 KiB are cached too: made at their
+ * class's size, freed into the bin under the lock, handed out again
+ * without it, flushed with exact statistics, a double free caught. */
+static void test_chunk_classes_cached(void)
+{
+    struct anr_options o;
+    cached_options(&o);
+    anr_heap *h = NULL;
+    MBT_EQ_INT(0, anr_heap_create(&o, &h));
+    MBT_REQUIRE(h != NULL);
+    void *a = anr_heap_malloc(h, 5000);
+    void *b = anr_heap_malloc(h, 4700);
+    MBT_REQUIRE(a != NULL && b != NULL);
+    MBT_EQ_U64(5120, anr_heap_usable_size(h, a));
+    MBT_EQ_U64(5120, anr_heap_usable_size(h, b));
+    anr_heap_free(h, a);
+    anr_heap_free(h, b);
+    struct anr_stats st;
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(0, st.live_blocks);
+    MBT_EQ_U64(0, st.in_use_bytes);
+    MBT_EQ_U64(2, st.frees);
+    MBT_EQ_U64(2 * 5120, st.thread_cached_bytes);
+    MBT_TRUE(verify_ok(h));
+    /* Last in, first out, for any request of the class. */
+    void *c = anr_heap_malloc(h, 4200);
+    MBT_TRUE(c == b);
+    MBT_EQ_U64(5120, anr_heap_usable_size(h, c));
+    memset(c, 0xab, 4200);
+    anr_heap_free(h, c);
+    anr_heap_free(h, c); /* a double free of a cached chunk block */
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(1, st.invalid_frees);
+    MBT_EQ_U64(3, st.frees);
+    MBT_EQ_U64(3, st.mallocs);
+    MBT_TRUE(verify_ok(h));
+    /* A bin that fills flushes half of itself back to the chunk space. */
+    unsigned limit = h->tc_limit[h->class_of[5120 / 16]];
+    MBT_EQ_U64(5, limit);
+    void *p[8];
+    for (unsigned i = 0; i < 8; i++)
+        MBT_REQUIRE((p[i] = anr_heap_malloc(h, 5100)) != NULL);
+    for (unsigned i = 0; i < 8; i++)
+        anr_heap_free(h, p[i]);
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(0, st.live_blocks);
+    MBT_TRUE(st.thread_cached_bytes <= (uint64_t)limit * 5120);
+    MBT_TRUE(verify_ok(h));
+    /* Trim empties the bins into the chunk space. */
+    anr_heap_trim(h);
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(0, st.thread_cached_bytes);
+    MBT_EQ_U64(0, st.in_use_bytes);
+    MBT_TRUE(verify_ok(h));
     anr_heap_destroy(h);
 }
 
@@ -554,6 +638,7 @@ int main(void)
     MBT_RUN(test_stats_exact_and_verify_with_full_caches);
     MBT_RUN(test_calloc_from_cache);
     MBT_RUN(test_double_free_caught);
+    MBT_RUN(test_chunk_classes_cached);
     MBT_RUN(test_full_bin_flushes_without_the_lock);
     MBT_RUN(test_free_only_phase_gives_pages_back);
     MBT_RUN(test_thread_exit_gives_back);

@@ -230,7 +230,7 @@ static int check_caches(struct anr_heap *h, char *buf, size_t len)
         const struct anr_tcache *tc = anr_tc_slot(h, i);
         if (tc->owner == NULL)
             continue;
-        for (unsigned c = 0; c < h->nclasses; c++)
+        for (unsigned c = 0; c < h->tc_classes; c++)
             if (tc->bins[c].limit != h->tc_limit[c])
                 FAULT("thread cache %u: class %u limit %" PRIu32 ", heap says %" PRIu32, i, c,
                       tc->bins[c].limit, h->tc_limit[c]);
@@ -238,7 +238,7 @@ static int check_caches(struct anr_heap *h, char *buf, size_t len)
     const struct anr_tcache *tc = anr_tc_mine(h);
     if (tc == NULL)
         return 0;
-    for (unsigned c = 0; c < h->nclasses; c++) {
+    for (unsigned c = 0; c < h->tc_classes; c++) {
         const struct anr_tc_bin *b = &tc->bins[c];
         uint32_t n = 0;
         for (void *const *blk = b->head; blk != NULL; blk = blk[0]) {

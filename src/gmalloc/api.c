@@ -46,7 +46,7 @@ static void *failed(size_t size, const void *caller)
 
 __attribute__((noinline)) static void *malloc_slow(anr_heap *h, size_t size, const void *caller)
 {
-    if (h == NULL)
+    if (h == NULL && (h = gm_heap_get()) == NULL) /* starts gmalloc if needed */
         return no_heap(size, 16);
     void *p = anr_heap_malloc(h, size);
     return p != NULL ? p : failed(size, caller);
@@ -54,7 +54,7 @@ __attribute__((noinline)) static void *malloc_slow(anr_heap *h, size_t size, con
 
 GM_EXPORT void *malloc(size_t size)
 {
-    anr_heap *h = gm_heap_get();
+    anr_heap *h = atomic_load_explicit(&gm_heap, memory_order_acquire);
     if (__builtin_expect(h != NULL, 1)) {
         void *p = anr_tc_pop(h, size);
         if (__builtin_expect(p != NULL, 1))
@@ -88,12 +88,17 @@ __attribute__((noinline)) static void free_outside(void *ptr)
 GM_EXPORT void free(void *ptr)
 {
     anr_heap *h = atomic_load_explicit(&gm_heap, memory_order_acquire);
-    /* gm_in_arena(NULL) is false: the arena never starts at address 0. */
-    if (__builtin_expect(h != NULL && gm_in_arena(ptr), 1)) {
-        if (__builtin_expect(!gm_broker_on, 1) && anr_tc_push(h, ptr))
+    if (__builtin_expect(h != NULL, 1)) {
+        /* The heap's arena is gmalloc's (gm_in_arena); NULL is outside it,
+         * as the arena never starts at address 0. */
+        size_t off = (size_t)((uintptr_t)ptr - (uintptr_t)h->arena);
+        if (__builtin_expect(off < h->arena_bytes, 1)) {
+            if (__builtin_expect(!gm_broker_on, 1) &&
+                anr_tc_push_page(h, ptr, off >> h->page_shift))
+                return;
+            free_in_arena(h, ptr);
             return;
-        free_in_arena(h, ptr);
-        return;
+        }
     }
     free_outside(ptr);
 }

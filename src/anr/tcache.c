@@ -179,17 +179,53 @@ static void give_back(struct anr_heap *h, unsigned cls, void **blk)
     h->tc_net_bytes -= h->classes[cls].size;
 }
 
+/* The chunk class of p without the lock, for a block the caller is freeing
+ * (so it owns it): the same checks as chunk_class_of. The size and the
+ * in-use flag of an allocated chunk change only when it is freed; the
+ * neighbours' frees may set ANR_C_PREV_FREE in its header and rewrite the
+ * next chunk's size at any moment (under the lock), hence the atomic loads
+ * of those two words. -1 when p is not a live chunk of a cached class. */
+static int chunk_class_unlocked(const struct anr_heap *h, const char *p)
+{
+    size_t off = (size_t)(p - h->arena);
+    if (h->tc_classes == h->nclasses || off < ANR_HDR ||
+        __atomic_load_n(&h->page_state[off >> h->page_shift], __ATOMIC_RELAXED) != ANR_PG_USED)
+        return -1;
+    const struct anr_chunk *c = (const struct anr_chunk *)(const void *)(p - ANR_HDR);
+    size_t head = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
+    size_t size = head & ~(size_t)ANR_C_FLAGS;
+    if ((head & (ANR_C_INUSE | ANR_C_SLAB)) != ANR_C_INUSE || size <= h->max_class_size + ANR_HDR ||
+        size > h->classes[h->tc_classes - 1u].size + ANR_HDR ||
+        size > h->arena_bytes - (off - ANR_HDR) - ANR_HDR)
+        return -1;
+    size_t usable = size - ANR_HDR;
+    unsigned cls = h->class_of[usable / ANR_GRANULE];
+    if (h->classes[cls].size != usable)
+        return -1;
+    const struct anr_chunk *next = (const struct anr_chunk *)(const void *)(p - ANR_HDR + size);
+    if (__atomic_load_n(&next->head, __ATOMIC_RELAXED) & ANR_C_PREV_FREE)
+        return -1;
+    return (int)cls;
+}
+
 bool anr_tc_push_flushing(struct anr_heap *h, void *ptr)
 {
     size_t page = anr_page_of(h, ptr);
-    if (h->tc_max_size == 0 || h->page_state[page] != ANR_PG_SLAB ||
-        ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
+    if (h->tc_max_size == 0 || ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
         return false;
+    unsigned cls;
+    if (h->page_state[page] == ANR_PG_SLAB) {
+        cls = h->slabs[page].cls;
+    } else {
+        int c = chunk_class_unlocked(h, ptr);
+        if (c < 0)
+            return false;
+        cls = (unsigned)c;
+    }
     struct anr_tc_entry *e = &anr_tc_self.e[0];
     if (e->heap != h || e->id != h->id)
         return false;
     struct anr_tcache *tc = e->cache;
-    unsigned cls = h->slabs[page].cls;
     struct anr_tc_bin *b = &tc->bins[cls];
     if (b->limit == 0)
         return false;

@@ -5,9 +5,9 @@
  * carved from the heap's reservation (docs/anr.md, "Thread caches"). A slot
  * holds, per class (the slab classes, then the chunk classes above them up
  * to ANR_TC_CHUNK_MAX), a stack of free blocks linked through their first
- * word, with a count and a limit. malloc pops and free pushes slab blocks
- * without the heap's lock; chunk blocks are pushed under it (their headers
- * are read there); refill and flush happen in batches under it.
+ * word, with a count and a limit. malloc pops and free pushes without the
+ * heap's lock (chunk blocks in anr_tc_push_flushing, which checks their
+ * headers); refill and flush happen in batches under it.
  *
  * Accounting. The core (slabs, h->st) sees a cached block as allocated: its
  * bitmap bit stays set and h->st.live_blocks counts it, so verify's walk is
@@ -134,7 +134,8 @@ static inline bool anr_tc_push(struct anr_heap *h, void *ptr)
 
 /* ---- tcache.c: the slow paths (lock held unless said) ------------------- */
 
-/* free's second try, without the lock, after anr_tc_push said no: a block
+/* free's second try, without the lock, after anr_tc_push said no (also the
+ * first for blocks of the chunk classes, whose headers it checks): a block
  * already in this thread's bin (a double free) is counted and ignored; a
  * full bin moves its older half to h->tc_returned with one compare-and-swap
  * and takes ptr. False when no cache applies. Never blocks. */

@@ -79,34 +79,24 @@ static int parse_zone_line(const char *line, size_t len, struct mb_buddyinfo_zon
     return 0;
 }
 
+static int record_zone(void *ctx, const char *line, size_t len)
+{
+    struct mb_buddyinfo *out = ctx;
+    if (out->zones == MB_BUDDYINFO_MAX_ZONES)
+        return -E2BIG;
+    int rc = parse_zone_line(line, len, &out->zone[out->zones]);
+    if (rc == 0)
+        out->zones++;
+    return rc;
+}
+
 int mb_buddyinfo_parse(const char *buf, size_t len, struct mb_buddyinfo *out, size_t *error_line)
 {
     memset(out, 0, sizeof(*out));
-    if (error_line != NULL)
-        *error_line = 0;
-    struct mb_lines lines;
-    mb_lines_init(&lines, buf, len);
-    const char *line;
-    size_t line_len;
-    size_t zones = 0;
-    while (mb_lines_next(&lines, &line, &line_len)) {
-        if (mb_is_blank(line, line_len))
-            continue;
-        int rc;
-        if (zones == MB_BUDDYINFO_MAX_ZONES)
-            rc = -E2BIG;
-        else
-            rc = parse_zone_line(line, line_len, &out->zone[zones]);
-        if (rc != 0) {
-            if (error_line != NULL)
-                *error_line = lines.number;
-            memset(out, 0, sizeof(*out));
-            return rc;
-        }
-        zones++;
-    }
-    out->zones = zones;
-    return 0;
+    int rc = mb_each_line(buf, len, record_zone, out, error_line);
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
 }
 
 int mb_buddyinfo_zone_free_pages(const struct mb_buddyinfo_zone *zone, uint64_t *pages)

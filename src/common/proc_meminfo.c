@@ -88,65 +88,43 @@ static int parse_line(const char *line, size_t len, const char **key, size_t *ke
     return 0;
 }
 
-static bool key_equals(const char *key, size_t key_len, const char *name)
+static int record_line(void *ctx, const char *line, size_t len)
 {
-    return strlen(name) == key_len && memcmp(key, name, key_len) == 0;
+    struct mb_meminfo *out = ctx;
+    const char *key = NULL;
+    size_t key_len = 0;
+    uint64_t value = 0;
+    int rc = parse_line(line, len, &key, &key_len, &value);
+    if (rc != 0)
+        return rc;
+    int f = mb_name_index(field_names, MB_MEMINFO_FIELD_COUNT, key, key_len);
+    if (f >= 0)
+        mb_field_store(&out->present, out->value, (size_t)f, value);
+    return 0;
 }
 
 int mb_meminfo_parse(const char *buf, size_t len, struct mb_meminfo *out, size_t *error_line)
 {
     memset(out, 0, sizeof(*out));
-    if (error_line != NULL)
-        *error_line = 0;
-    struct mb_lines lines;
-    mb_lines_init(&lines, buf, len);
-    const char *line;
-    size_t line_len;
-    while (mb_lines_next(&lines, &line, &line_len)) {
-        if (mb_is_blank(line, line_len))
-            continue;
-        const char *key = NULL;
-        size_t key_len = 0;
-        uint64_t value = 0;
-        int rc = parse_line(line, line_len, &key, &key_len, &value);
-        if (rc != 0) {
-            if (error_line != NULL)
-                *error_line = lines.number;
-            memset(out, 0, sizeof(*out));
-            return rc;
-        }
-        for (size_t f = 0; f < MB_MEMINFO_FIELD_COUNT; f++) {
-            if (key_equals(key, key_len, field_names[f])) {
-                uint64_t bit = UINT64_C(1) << f;
-                if ((out->present & bit) == 0) {
-                    out->present |= bit;
-                    out->value[f] = value;
-                }
-                break;
-            }
-        }
-    }
-    return 0;
+    int rc = mb_each_line(buf, len, record_line, out, error_line);
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
 }
 
 bool mb_meminfo_has(const struct mb_meminfo *info, enum mb_meminfo_field field)
 {
-    if ((unsigned)field >= MB_MEMINFO_FIELD_COUNT)
-        return false;
-    return (info->present & (UINT64_C(1) << field)) != 0;
+    return mb_field_has(info->present, MB_MEMINFO_FIELD_COUNT, (unsigned)field);
 }
 
-uint64_t mb_meminfo_get(const struct mb_meminfo *info, enum mb_meminfo_field field,
-                        uint64_t fallback)
+uint64_t mb_meminfo_get(const struct mb_meminfo *info, enum mb_meminfo_field field, uint64_t fallback)
 {
-    return mb_meminfo_has(info, field) ? info->value[field] : fallback;
+    return mb_field_get(info->present, info->value, MB_MEMINFO_FIELD_COUNT, (unsigned)field, fallback);
 }
 
 const char *mb_meminfo_field_name(enum mb_meminfo_field field)
 {
-    if ((unsigned)field >= MB_MEMINFO_FIELD_COUNT)
-        return NULL;
-    return field_names[field];
+    return mb_field_name(field_names, MB_MEMINFO_FIELD_COUNT, (unsigned)field);
 }
 
 int mb_meminfo_lookup(const char *buf, size_t len, const char *key, uint64_t *value)

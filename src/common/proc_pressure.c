@@ -99,29 +99,18 @@ static int parse_line(const char *line, size_t len, struct mb_pressure *out)
     return 0;
 }
 
+static int record_line(void *ctx, const char *line, size_t len)
+{
+    return parse_line(line, len, ctx);
+}
+
 int mb_pressure_parse(const char *buf, size_t len, struct mb_pressure *out, size_t *error_line)
 {
     memset(out, 0, sizeof(*out));
-    if (error_line != NULL)
-        *error_line = 0;
-    struct mb_lines lines;
-    mb_lines_init(&lines, buf, len);
-    const char *line;
-    size_t line_len;
-    while (mb_lines_next(&lines, &line, &line_len)) {
-        if (mb_is_blank(line, line_len))
-            continue;
-        int rc = parse_line(line, line_len, out);
-        if (rc != 0) {
-            if (error_line != NULL)
-                *error_line = lines.number;
-            memset(out, 0, sizeof(*out));
-            return rc;
-        }
-    }
-    if (!out->has_some) {
+    int rc = mb_each_line(buf, len, record_line, out, error_line);
+    if (rc == 0 && !out->has_some)
+        rc = -ENODATA;
+    if (rc != 0)
         memset(out, 0, sizeof(*out));
-        return -ENODATA;
-    }
-    return 0;
+    return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 /* read(2) that resumes after a signal. Returns bytes read, 0 at the end, or -errno. */
@@ -100,4 +101,58 @@ size_t mb_span_word(const char *s, size_t len)
 bool mb_is_blank(const char *s, size_t len)
 {
     return mb_span_blanks(s, len) == len;
+}
+
+int mb_each_line(const char *buf, size_t len, mb_line_fn fn, void *ctx, size_t *error_line)
+{
+    if (error_line != NULL)
+        *error_line = 0;
+    struct mb_lines lines;
+    mb_lines_init(&lines, buf, len);
+    const char *line;
+    size_t line_len;
+    while (mb_lines_next(&lines, &line, &line_len)) {
+        if (mb_is_blank(line, line_len))
+            continue;
+        int rc = fn(ctx, line, line_len);
+        if (rc != 0) {
+            if (error_line != NULL)
+                *error_line = lines.number;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int mb_name_index(const char *const *names, size_t count, const char *s, size_t len)
+{
+    for (size_t i = 0; i < count; i++)
+        if (names[i] != NULL && strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+void mb_field_store(uint64_t *present, uint64_t *value, size_t f, uint64_t v)
+{
+    uint64_t bit = UINT64_C(1) << f;
+    if ((*present & bit) == 0) {
+        *present |= bit;
+        value[f] = v;
+    }
+}
+
+bool mb_field_has(uint64_t present, size_t count, unsigned f)
+{
+    return f < count && (present & (UINT64_C(1) << f)) != 0;
+}
+
+uint64_t mb_field_get(uint64_t present, const uint64_t *value, size_t count, unsigned f,
+                      uint64_t fallback)
+{
+    return mb_field_has(present, count, f) ? value[f] : fallback;
+}
+
+const char *mb_field_name(const char *const *names, size_t count, unsigned f)
+{
+    return f < count ? names[f] : NULL;
 }

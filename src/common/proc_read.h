@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Reads the file at `path` from its start into buf[0..size) with open(2) and
  * read(2), retrying reads interrupted by a signal. Sets *len to the number of
@@ -45,5 +46,24 @@ size_t mb_span_word(const char *s, size_t len);
 
 /* True when s[0..len) is empty or only spaces and tabs. */
 bool mb_is_blank(const char *s, size_t len);
+
+/* Calls fn(ctx, line, line_len) for each line of buf[0..len) that is not
+ * blank, in order, until fn returns non-zero. Returns 0 or that value; then
+ * *error_line (when not NULL) gets the 1-based number of the line, else 0. */
+typedef int (*mb_line_fn)(void *ctx, const char *line, size_t line_len);
+int mb_each_line(const char *buf, size_t len, mb_line_fn fn, void *ctx, size_t *error_line);
+
+/* The index of the name equal to s[0..len) in names[0..count), or -1. */
+int mb_name_index(const char *const *names, size_t count, const char *s, size_t len);
+
+/* Named counters read from a "key value" file (meminfo, vmstat): bit f of
+ * *present says value[f] was seen; the first line naming a field wins. */
+void mb_field_store(uint64_t *present, uint64_t *value, size_t f, uint64_t v);
+/* Whether field f (of count) was seen; value[f] when it was, else fallback. */
+bool mb_field_has(uint64_t present, size_t count, unsigned f);
+uint64_t mb_field_get(uint64_t present, const uint64_t *value, size_t count, unsigned f,
+                      uint64_t fallback);
+/* names[f], or NULL when f is not below count. */
+const char *mb_field_name(const char *const *names, size_t count, unsigned f);
 
 #endif

@@ -67,11 +67,6 @@ static int parse_line(const char *line, size_t len, size_t *name_len, uint64_t *
     return 0;
 }
 
-static bool name_equals(const char *name, size_t name_len, const char *want)
-{
-    return strlen(want) == name_len && memcmp(name, want, name_len) == 0;
-}
-
 /* "allocstall" (before 4.8) or "allocstall_<zone>" (4.8+). */
 static bool is_allocstall(const char *name, size_t name_len)
 {
@@ -82,9 +77,15 @@ static bool is_allocstall(const char *name, size_t name_len)
     return name_len == plen || (name[plen] == '_' && name_len > plen + 1);
 }
 
-static int record(struct mb_vmstat *out, const char *name, size_t name_len, uint64_t value)
+static int record_line(void *ctx, const char *line, size_t len)
 {
-    if (is_allocstall(name, name_len)) {
+    struct mb_vmstat *out = ctx;
+    size_t name_len = 0;
+    uint64_t value = 0;
+    int rc = parse_line(line, len, &name_len, &value);
+    if (rc != 0)
+        return rc;
+    if (is_allocstall(line, name_len)) {
         uint64_t sum = 0;
         if (mb_add_u64(out->value[MB_VMSTAT_ALLOCSTALL], value, &sum) != 0)
             return -ERANGE;
@@ -92,64 +93,34 @@ static int record(struct mb_vmstat *out, const char *name, size_t name_len, uint
         out->present |= UINT64_C(1) << MB_VMSTAT_ALLOCSTALL;
         return 0;
     }
-    for (size_t f = 0; f < MB_VMSTAT_FIELD_COUNT; f++) {
-        if (f != MB_VMSTAT_ALLOCSTALL && name_equals(name, name_len, field_names[f])) {
-            uint64_t bit = UINT64_C(1) << f;
-            if ((out->present & bit) == 0) {
-                out->present |= bit;
-                out->value[f] = value;
-            }
-            break;
-        }
-    }
+    int f = mb_name_index(field_names, MB_VMSTAT_FIELD_COUNT, line, name_len);
+    if (f >= 0 && f != MB_VMSTAT_ALLOCSTALL)
+        mb_field_store(&out->present, out->value, (size_t)f, value);
     return 0;
 }
 
 int mb_vmstat_parse(const char *buf, size_t len, struct mb_vmstat *out, size_t *error_line)
 {
     memset(out, 0, sizeof(*out));
-    if (error_line != NULL)
-        *error_line = 0;
-    struct mb_lines lines;
-    mb_lines_init(&lines, buf, len);
-    const char *line;
-    size_t line_len;
-    while (mb_lines_next(&lines, &line, &line_len)) {
-        if (mb_is_blank(line, line_len))
-            continue;
-        size_t name_len = 0;
-        uint64_t value = 0;
-        int rc = parse_line(line, line_len, &name_len, &value);
-        if (rc == 0)
-            rc = record(out, line, name_len, value);
-        if (rc != 0) {
-            if (error_line != NULL)
-                *error_line = lines.number;
-            memset(out, 0, sizeof(*out));
-            return rc;
-        }
-    }
-    return 0;
+    int rc = mb_each_line(buf, len, record_line, out, error_line);
+    if (rc != 0)
+        memset(out, 0, sizeof(*out));
+    return rc;
 }
 
 bool mb_vmstat_has(const struct mb_vmstat *stat, enum mb_vmstat_field field)
 {
-    if ((unsigned)field >= MB_VMSTAT_FIELD_COUNT)
-        return false;
-    return (stat->present & (UINT64_C(1) << field)) != 0;
+    return mb_field_has(stat->present, MB_VMSTAT_FIELD_COUNT, (unsigned)field);
 }
 
-uint64_t mb_vmstat_get(const struct mb_vmstat *stat, enum mb_vmstat_field field,
-                       uint64_t fallback)
+uint64_t mb_vmstat_get(const struct mb_vmstat *stat, enum mb_vmstat_field field, uint64_t fallback)
 {
-    return mb_vmstat_has(stat, field) ? stat->value[field] : fallback;
+    return mb_field_get(stat->present, stat->value, MB_VMSTAT_FIELD_COUNT, (unsigned)field, fallback);
 }
 
 const char *mb_vmstat_field_name(enum mb_vmstat_field field)
 {
-    if ((unsigned)field >= MB_VMSTAT_FIELD_COUNT)
-        return NULL;
-    return field_names[field];
+    return mb_field_name(field_names, MB_VMSTAT_FIELD_COUNT, (unsigned)field);
 }
 
 int mb_vmstat_lookup(const char *buf, size_t len, const char *name, uint64_t *value)

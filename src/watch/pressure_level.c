@@ -23,6 +23,17 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Something at `top` happened at t: the holds of top and every level below
+ * it start again there. A hold never starts earlier than it already did. */
+static void start_holds(struct mbw_level *l, uint8_t top, uint64_t t)
+{
+    for (unsigned i = MB_PRESSURE_MODERATE; i <= top; i++) {
+        if (!l->hold_seen[i] || t > l->hold_start_ns[i])
+            l->hold_start_ns[i] = t;
+        l->hold_seen[i] = true;
+    }
+}
+
 uint8_t mbw_level_update(struct mbw_level *l, uint64_t now_ns)
 {
     uint8_t level = MB_PRESSURE_NONE;
@@ -30,7 +41,7 @@ uint8_t mbw_level_update(struct mbw_level *l, uint64_t now_ns)
         if (l->state[i] > level)
             level = l->state[i];
     for (unsigned lv = MB_PRESSURE_MODERATE; lv <= MB_PRESSURE_CRITICAL; lv++)
-        if (l->pulse_seen[lv] && now_ns < add_sat(l->last_pulse_ns[lv], hold_of(l, (uint8_t)lv)) &&
+        if (l->hold_seen[lv] && now_ns < add_sat(l->hold_start_ns[lv], hold_of(l, (uint8_t)lv)) &&
             lv > level)
             level = (uint8_t)lv;
     l->level = level;
@@ -43,17 +54,19 @@ uint8_t mbw_level_event(struct mbw_level *l, size_t source, const struct mbw_pre
     l->events++;
     if (ev->kind == MBW_EVENT_STATE) {
         l->states++;
-        if (source < MBW_LEVEL_MAX_SOURCES)
+        if (source < MBW_LEVEL_MAX_SOURCES) {
+            /* Falling ends a pulse at the level left: it is held like
+             * one, so the broker's reserve is not released at once. */
+            if (lv < l->state[source])
+                start_holds(l, l->state[source], ev->time_ns);
             l->state[source] = lv;
+        }
     } else {
         l->pulses++;
         if (ev->kind == MBW_EVENT_OOM)
             l->ooms++;
         /* A pulse at a level is one at every level below it too. */
-        for (unsigned i = MB_PRESSURE_MODERATE; i <= lv; i++) {
-            l->pulse_seen[i] = true;
-            l->last_pulse_ns[i] = ev->time_ns;
-        }
+        start_holds(l, lv, ev->time_ns);
     }
     if (lv > MB_PRESSURE_NONE && (!l->sent_valid || lv >= l->sent_level))
         l->event_since_send = true;
@@ -87,9 +100,9 @@ uint64_t mbw_level_next_deadline(const struct mbw_level *l, uint64_t now_ns)
 {
     uint64_t next = UINT64_MAX;
     for (unsigned lv = MB_PRESSURE_MODERATE; lv <= MB_PRESSURE_CRITICAL; lv++) {
-        if (!l->pulse_seen[lv])
+        if (!l->hold_seen[lv])
             continue;
-        uint64_t end = add_sat(l->last_pulse_ns[lv], hold_of(l, (uint8_t)lv));
+        uint64_t end = add_sat(l->hold_start_ns[lv], hold_of(l, (uint8_t)lv));
         if (end > now_ns && end < next)
             next = end;
     }

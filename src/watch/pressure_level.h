@@ -4,13 +4,20 @@
  * sleeps.
  *
  * The level is the highest of
- *   - each state source's last level (usage thresholds), and
- *   - every pulse level whose hold has not run out: a critical pulse holds
+ *   - each state source's current level (usage thresholds), and
+ *   - every level whose hold has not run out: a critical pulse holds
  *     critical for critical_hold, and any pulse (critical ones included)
  *     holds moderate for moderate_hold.
- * So the level rises at the first event and steps down only after quiet:
- * critical -> moderate after critical_hold without a critical event,
- * moderate -> none after moderate_hold without any event.
+ * A state source that falls counts as a pulse at the level it left, ending
+ * then: leaving critical holds critical for critical_hold and moderate for
+ * moderate_hold from that moment; leaving moderate holds moderate for
+ * moderate_hold. So the level rises at the first event (a pulse or a state
+ * rising) and steps down only after quiet, whatever the source:
+ * critical -> moderate after critical_hold without a critical event or
+ * critical state, moderate -> none after moderate_hold without any.
+ * (Without the hold a falling usage state would release the broker's reserve
+ * at once; a greedy client would take the memory back, usage would rise
+ * again, and the level would ping-pong.)
  *
  * What to send: the level whenever it differs from what the broker last
  * accepted (also after the connection was lost: the broker may have
@@ -37,8 +44,10 @@ struct mbw_level_config {
 
 struct mbw_level {
     struct mbw_level_config cfg;
-    bool pulse_seen[3];
-    uint64_t last_pulse_ns[3];   /* by level: the last pulse at or above it */
+    /* By level: when its hold last started (a pulse at or above it, or a
+     * state source leaving it or a level above it); hold_seen: ever. */
+    bool hold_seen[3];
+    uint64_t hold_start_ns[3];
     uint8_t state[MBW_LEVEL_MAX_SOURCES];
     uint8_t level;               /* as of the last mbw_level_update */
     bool sent_valid;             /* the broker accepted sent_level */
@@ -53,7 +62,9 @@ struct mbw_level {
 void mbw_level_init(struct mbw_level *l, const struct mbw_level_config *cfg);
 
 /* Takes one event. source indexes state sources (< MBW_LEVEL_MAX_SOURCES;
- * ignored for pulses). Returns the level after it (as mbw_level_update). */
+ * ignored for pulses). A state below the source's previous one starts the
+ * holds a pulse at the previous level would, at ev->time_ns. Returns the
+ * level after it (as mbw_level_update). */
 uint8_t mbw_level_event(struct mbw_level *l, size_t source, const struct mbw_pressure_event *ev);
 
 /* Recomputes the level at now (holds running out). Returns it. */

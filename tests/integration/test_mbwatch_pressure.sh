@@ -271,7 +271,14 @@ check lamb-dump-kind eval 'grep -qs "^kind=lamb-killed$" "$tmp"/dumps-lamb/evide
 check lamb-hog-alive kill -0 "$hog_pid"
 phase
 stop_hog
-check lamb-restarted eval 'for i in $(seq 40); do logged "lamb [0-9]+ holds 16777216 bytes" && exit 0; sleep 0.25; done; exit 1'
+# The lamb comes back once the hog has left room (up to 10 s). A function,
+# not an eval'd loop: an `exit` there would end this script before finish.
+lamb_back() {
+  local i
+  for i in $(seq 40); do logged "lamb [0-9]+ holds 16777216 bytes" && return 0; sleep 0.25; done
+  return 1
+}
+check lamb-restarted lamb_back
 kill "$watch_pid"; wait "$watch_pid"; watch_pid=''
 if [[ $failed -ne 0 ]]; then
   echo "--- mbwatch log"; tail -n 60 "$tmp/watch.log"

@@ -249,6 +249,14 @@ static void on_source(struct mbwatch *w, size_t i, short revents, uint64_t now)
         mb_log(MB_LOG_WARNING, "%s: %s; no longer watched", mbw_source_describe(s, desc, sizeof desc),
                strerror(-rc));
         mbw_source_close(s);
+        /* Its last state (usage) must not hold the level up for good: it
+         * falls to none like usage going down, held as usual. */
+        struct mbw_pressure_event gone = {
+            .level = MB_PRESSURE_NONE, .kind = MBW_EVENT_STATE, .time_ns = now, .count = 1};
+        uint8_t before = w->level.level;
+        mbw_level_event(&w->level, i, &gone);
+        if (w->level.level != before)
+            log_level_change(w, "a source closed");
         return;
     }
     if (rc == 0)

@@ -721,10 +721,27 @@ void *anr_heap_realloc(anr_heap *h, void *ptr, size_t size)
             return ptr;
         }
     }
+    /* A large block that grows and cannot grow in place moves into one
+     * with headroom (an eighth more, at most ANR_REALLOC_HEADROOM_MAX), so a
+     * buffer grown a little at a time moves O(log n) times instead of at
+     * every call (each move copies it). Only when that fits the budget as
+     * it is: never asking the callback for the headroom. */
+    void *q = NULL;
+    if (size > old && size > h->max_class_size) { /* debug mode returned above */
+        size_t extra = size / 8u < ANR_REALLOC_HEADROOM_MAX ? size / 8u : ANR_REALLOC_HEADROOM_MAX;
+        int err = 0;
+        uint64_t shortfall = 0;
+        if (size <= h->arena_bytes - extra)
+            q = alloc_locked(h, size + extra, ANR_GRANULE, KIND_REALLOC, &err, &shortfall);
+        if (q != NULL && h->vg_core) /* memcheck: announce it as vg_allocate would */
+            anr_vg_alloc(h, q, anr_core_usable_locked(h, q));
+    }
     anr_unlock(h);
-    void *q = allocate(h, size, ANR_GRANULE, KIND_REALLOC, true);
-    if (q == NULL)
-        return NULL;
+    if (q == NULL) {
+        q = allocate(h, size, ANR_GRANULE, KIND_REALLOC, true);
+        if (q == NULL)
+            return NULL;
+    }
     memcpy(q, ptr, old < size ? old : size);
     anr_heap_free(h, ptr);
     return q;

@@ -28,6 +28,7 @@
 #define ANR_MAX_CLASSES 64u
 #define ANR_SLAB_MAX_SIZE 32768u
 #define ANR_SLAB_MAX_PAGES 8u
+#define ANR_REALLOC_HEADROOM_MAX ((size_t)1 << 20) /* most extra bytes a moved realloc gets */
 #define ANR_MAX_ATTEMPTS_LIMIT 1000u
 #define ANR_MIN_ARENA_PAGES 8u
 

@@ -220,6 +220,75 @@ static bool check_fill(const unsigned char *p, size_t n, unsigned seed)
     return true;
 }
 
+/* Large blocks grown a little at a time, four of them in turn so each is in
+ * the others' way, move into blocks with an eighth of headroom: few moves,
+ * contents kept, and none of the headroom when the budget is short. */
+static void test_realloc_growth_headroom(void)
+{
+    anr_heap *h = make_heap(8 * MiB, 16 * MiB);
+    MBT_REQUIRE(h != NULL);
+    unsigned char *p[4];
+    size_t size = 20000;
+    for (unsigned k = 0; k < 4; k++) {
+        p[k] = anr_heap_malloc(h, size);
+        MBT_REQUIRE(p[k] != NULL);
+        fill(p[k], size, k);
+    }
+    unsigned moves = 0;
+    while (size < 400000) {
+        size_t want = size + 600u;
+        for (unsigned k = 0; k < 4; k++) {
+            unsigned char *q = anr_heap_realloc(h, p[k], want);
+            MBT_REQUIRE(q != NULL);
+            if (q != p[k]) {
+                moves++;
+                /* The new block has an eighth more than asked. */
+                MBT_CHECK(anr_heap_usable_size(h, q) >= want + want / 8u);
+                MBT_CHECK(check_fill(q, size, k));
+            }
+            for (size_t i = size; i < want; i++) /* the pattern of fill() */
+                q[i] = (unsigned char)(k + i * 7u);
+            p[k] = q;
+        }
+        size = want;
+    }
+    for (unsigned k = 0; k < 4; k++)
+        MBT_CHECK(check_fill(p[k], size, k));
+    /* 20000 -> 400000 by 600 bytes is 634 calls per block; with an eighth
+     * of headroom at each move, ln(20)/ln(1.125) is about 26 moves a block
+     * at most. */
+    MBT_CHECK(moves <= 4 * 26);
+    for (unsigned k = 0; k < 4; k++)
+        anr_heap_free(h, p[k]);
+    verify_ok(h);
+    struct anr_stats st;
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(0, st.live_blocks);
+    anr_heap_destroy(h);
+
+    /* No headroom past the budget: under a 7.25 MiB budget a 3 MiB block
+     * grows to 4 MiB (3 + 4.5 would not fit while both exist; 3 + 4 does),
+     * and the headroom that did not fit is no failure. */
+    h = make_heap(7 * MiB + MiB / 4u, 16 * MiB);
+    MBT_REQUIRE(h != NULL);
+    unsigned char *b = anr_heap_malloc(h, 3 * MiB);
+    MBT_REQUIRE(b != NULL);
+    fill(b, 3 * MiB, 5);
+    void *wall = anr_heap_malloc(h, 5000);
+    unsigned char *c = anr_heap_realloc(h, b, 4 * MiB);
+    MBT_REQUIRE(c != NULL);
+    MBT_TRUE(c != b);
+    MBT_CHECK(check_fill(c, 3 * MiB, 5));
+    MBT_CHECK(anr_heap_usable_size(h, c) < 4 * MiB + 64);
+    anr_heap_free(h, c);
+    anr_heap_free(h, wall);
+    verify_ok(h);
+    anr_heap_get_stats(h, &st);
+    MBT_EQ_U64(0, st.live_blocks);
+    MBT_EQ_U64(0, st.failures);
+    anr_heap_destroy(h);
+}
+
 static void test_realloc(void)
 {
     anr_heap *h = make_heap(8 * MiB, 16 * MiB);
@@ -528,6 +597,7 @@ int main(void)
     MBT_RUN(test_every_size);
     MBT_RUN(test_edges_kept_live);
     MBT_RUN(test_realloc);
+    MBT_RUN(test_realloc_growth_headroom);
     MBT_RUN(test_calloc_zeroes);
     MBT_RUN(test_errors);
     MBT_RUN(test_memalign);

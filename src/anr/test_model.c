@@ -117,19 +117,39 @@ static bool usable_ok(size_t size, size_t usable, bool aligned)
     return caches_on && k >= s && k <= 16384 && usable >= k && usable - k < 48;
 }
 
-static void take(anr_heap *h, struct model *m, struct slot *s, unsigned char *p, size_t size,
-                 bool aligned)
+/* A realloc that moved a growing block above the largest class may have
+ * given it headroom: an eighth more (at most 1 MiB), rounded up to a chunk
+ * class of a quarter more when the thread caches hold that size. */
+static bool grown_usable_ok(size_t size, size_t usable)
+{
+    if (usable_ok(size, usable, false))
+        return true;
+    size_t extra = size / 8u < ((size_t)1 << 20) ? size / 8u : (size_t)1 << 20;
+    size_t most = size + extra;
+    if (caches_on && most <= 16384)
+        most += most / 4u;
+    return size > classes[nclasses - 1] && usable >= size + extra && usable <= most + 48u;
+}
+
+static void take_checked(anr_heap *h, struct model *m, struct slot *s, unsigned char *p,
+                         size_t size, bool aligned, bool grown_move)
 {
     s->p = p;
     s->size = size;
     s->usable = anr_heap_usable_size(h, p);
     s->seed = (uint32_t)rnd();
     s->aligned = aligned;
-    MBT_CHECK(usable_ok(size, s->usable, aligned));
+    MBT_CHECK(grown_move ? grown_usable_ok(size, s->usable) : usable_ok(size, s->usable, aligned));
     MBT_EQ_U64(0, (uintptr_t)p % 16);
     m->in_use += s->usable;
     m->live++;
     fill(s);
+}
+
+static void take(anr_heap *h, struct model *m, struct slot *s, unsigned char *p, size_t size,
+                 bool aligned)
+{
+    take_checked(h, m, s, p, size, aligned, false);
 }
 
 static void drop(struct model *m, struct slot *s)
@@ -207,8 +227,9 @@ static void one_op(anr_heap *h, struct model *m)
         struct slot moved = *s;
         moved.p = q;
         MBT_CHECK(intact(&moved, keep));
+        bool grown_move = q != s->p && size > s->usable;
         drop(m, s);
-        take(h, m, s, q, size, false);
+        take_checked(h, m, s, q, size, false, grown_move);
     } else {
         MBT_EQ_U64(s->usable, anr_heap_usable_size(h, s->p));
     }

@@ -10,9 +10,12 @@
  * goes first from round to round, and prints the median of the rounds and
  * the ratio trackfs/tmpfs (higher is better; 1.0 is native speed):
  *   seq write   SIZE MiB in 1 MiB write(2)s to one new file, close included
+ *               (opened write-only: trackfs then bypasses the page cache)
  *   seq read    that file back in 1 MiB read(2)s after a fresh open
+ *   seq write rw  as seq write, the file opened read-write (page cache)
  *   create      FILES times: open(O_CREAT|O_EXCL), write 4 KiB, close
  *   stat        stat(2) of each of those files
+ *   stat absent FILES times stat(2) of one of 16 names that do not exist
  *   unlink      unlink(2) of each
  *   N threads   N threads each writing SIZE/N MiB to a file of its own
  * Everything it mounts is unmounted on exit, on SIGINT and on SIGTERM. */
@@ -154,9 +157,9 @@ static void set_up(const struct config *c)
 
 static char *block; /* 1 MiB */
 
-static void write_file(const char *path, uint64_t mib)
+static void write_file(const char *path, uint64_t mib, int access)
 {
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    int fd = open(path, O_CREAT | O_TRUNC | access | O_CLOEXEC, 0644);
     if (fd < 0)
         die(path);
     for (uint64_t i = 0; i < mib; i++)
@@ -171,8 +174,19 @@ static double seq_write(const char *dir, const struct config *c)
     char path[128];
     snprintf(path, sizeof path, "%s/seq", dir);
     uint64_t t0 = mb_clock_monotonic_ns();
-    write_file(path, c->size_mib);
+    write_file(path, c->size_mib, O_WRONLY);
     return (double)c->size_mib / ((double)(mb_clock_monotonic_ns() - t0) / 1e9);
+}
+
+static double seq_write_rw(const char *dir, const struct config *c)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/seq-rw", dir);
+    uint64_t t0 = mb_clock_monotonic_ns();
+    write_file(path, c->size_mib, O_RDWR);
+    double rate = (double)c->size_mib / ((double)(mb_clock_monotonic_ns() - t0) / 1e9);
+    unlink(path);
+    return rate;
 }
 
 static double seq_read(const char *dir, const struct config *c)
@@ -221,6 +235,19 @@ static double stat_files(const char *dir, const struct config *c)
     return c->files / ((double)(mb_clock_monotonic_ns() - t0) / 1e9);
 }
 
+static double stat_absent(const char *dir, const struct config *c)
+{
+    char path[128];
+    struct stat st;
+    uint64_t t0 = mb_clock_monotonic_ns();
+    for (unsigned i = 0; i < c->files; i++) {
+        snprintf(path, sizeof path, "%s/absent%02u", dir, i % 16);
+        if (stat(path, &st) == 0 || errno != ENOENT)
+            die("stat absent");
+    }
+    return c->files / ((double)(mb_clock_monotonic_ns() - t0) / 1e9);
+}
+
 static double unlink_files(const char *dir, const struct config *c)
 {
     char path[128];
@@ -242,7 +269,7 @@ struct writer {
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
-    write_file(w->path, w->mib);
+    write_file(w->path, w->mib, O_WRONLY);
     return NULL;
 }
 
@@ -268,17 +295,24 @@ static double threads_write(const char *dir, const struct config *c)
 
 /* ---- the table ---- */
 
-enum { W_SEQ_WRITE, W_SEQ_READ, W_CREATE, W_STAT, W_UNLINK, W_THREADS, W_COUNT };
-static const char *const names[W_COUNT] = {"seq write 1 MiB", "seq read 1 MiB",
-                                           "create+4K+close", "stat", "unlink", "threads write"};
-static const char *const units[W_COUNT] = {"MiB/s", "MiB/s", "ops/s", "ops/s", "ops/s", "MiB/s"};
+enum {
+    W_SEQ_WRITE, W_SEQ_READ, W_SEQ_WRITE_RW, W_CREATE, W_STAT, W_ABSENT, W_UNLINK, W_THREADS,
+    W_COUNT
+};
+static const char *const names[W_COUNT] = {
+    "seq write 1 MiB", "seq read 1 MiB", "seq write 1 MiB, O_RDWR", "create+4K+close",
+    "stat",            "stat absent",    "unlink",                  "threads write"};
+static const char *const units[W_COUNT] = {"MiB/s", "MiB/s", "MiB/s", "ops/s",
+                                           "ops/s", "ops/s", "ops/s", "MiB/s"};
 
 static void run_all(const char *dir, const struct config *c, double out[W_COUNT])
 {
     out[W_SEQ_WRITE] = seq_write(dir, c);
     out[W_SEQ_READ] = seq_read(dir, c);
+    out[W_SEQ_WRITE_RW] = seq_write_rw(dir, c);
     out[W_CREATE] = create_files(dir, c);
     out[W_STAT] = stat_files(dir, c);
+    out[W_ABSENT] = stat_absent(dir, c);
     out[W_UNLINK] = unlink_files(dir, c);
     out[W_THREADS] = threads_write(dir, c);
 }

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "trackfs/broker_link.h"
 #include "trackfs/inode_table.h"
@@ -51,6 +52,20 @@ pthread_mutex_t *tfs_node_stripe(struct tfs_fs *fs, const struct tfs_node *n);
  * the unlink (looked up before, arrived after). Under the node's stripe
  * lock. */
 bool tfs_node_released(const struct tfs_node *n);
+
+/* A file handle's fh: the backing descriptor in the low 32 bits, and this
+ * flag when the handle was opened without the page cache (direct_io). */
+#define TFS_FH_DIRECT (UINT64_C(1) << 32)
+
+/* Privileges a write takes away (fs_privs.c). Whether the open regular
+ * file fd (mode: its st_mode) has set-ID bits a write would clear or a
+ * security.capability attribute. */
+bool tfs_fd_has_privs(int fd, mode_t mode);
+/* Before a write to the open descriptor fd (mode: its st_mode now), under
+ * the inode's stripe lock: removes security.capability (with its bytes
+ * from the books) and, for a direct_io handle, the set-ID bits the kernel
+ * would have cleared. */
+void tfs_kill_privs(struct tfs_fs *fs, fuse_req_t req, int fd, mode_t mode, bool direct);
 
 /* Extended attributes and the statistics attribute (fs_xattr.c). */
 void tfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

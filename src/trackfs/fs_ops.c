@@ -19,6 +19,8 @@
  * close, and refuses attribute changes with ENOENT. */
 #include "trackfs/fs.h"
 
+#include "common/numparse.h"
+#include "common/proc_read.h"
 #include "trackfs/usage.h"
 
 #include <dirent.h>
@@ -62,6 +64,12 @@ bool tfs_node_released(const struct tfs_node *n)
     struct stat st;
     return !n->unlinked && fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
            st.st_nlink == 0;
+}
+
+/* The backing descriptor of an open file handle. */
+static int handle_fd(const struct fuse_file_info *fi)
+{
+    return (int)(fi->fh & UINT32_MAX);
 }
 
 static void proc_path(char *buf, size_t size, int fd)
@@ -213,24 +221,77 @@ static void last_link_gone(struct tfs_fs *fs, const struct stat *st, uint64_t xa
     tfs_quota_release_xattr(&fs->quota, xattr_bytes);
 }
 
+/* The largest max_write whose requests libfuse can splice: its pipe must
+ * hold the request (a page for the header, then the data), and it asks for
+ * max_write plus FUSE_BUFFER_HEADER_SIZE (4 KiB) bytes. Beyond
+ * /proc/sys/fs/pipe-max-size (1 MiB by default) a pipe grows only with
+ * CAP_SYS_RESOURCE. 0 when no pipe of a useful size can be had. */
+static unsigned splice_max_write(unsigned max_write, uint64_t page)
+{
+    const unsigned header = 4096;
+    int p[2];
+    if (max_write < header || max_write > INT_MAX - header || pipe2(p, O_CLOEXEC) < 0)
+        return 0;
+    int got = fcntl(p[0], F_SETPIPE_SZ, (int)(max_write + header));
+    if (got < 0) {
+        char text[32];
+        size_t len = 0;
+        uint64_t limit = 0;
+        if (mb_proc_read("/proc/sys/fs/pipe-max-size", text, sizeof text, &len) < 0 ||
+            mb_parse_u64_prefix(text, len, &limit) <= 0)
+            limit = 0;
+        got = limit > 0 && limit <= INT_MAX ? fcntl(p[0], F_SETPIPE_SZ, (int)limit) : -1;
+    }
+    close(p[0]);
+    close(p[1]);
+    if (got < 0 || (unsigned)got <= header)
+        return 0;
+    unsigned fits = ((unsigned)got - header) / (unsigned)page * (unsigned)page;
+    if (fits > max_write)
+        fits = max_write;
+    return fits >= 64u * 1024u ? fits : 0;
+}
+
 static void tfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-    (void)userdata;
+    struct tfs_fs *fs = userdata;
     /* Writes must arrive one by one so each is charged before it lands. */
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
     /* Reads are answered by splicing from the backing file into the
      * reply (tfs_read): about three times the read rate of a copy. */
     conn->want |= conn->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+    /* Written data is spliced from the kernel into the backing file
+     * (tfs_write_buf), when a pipe can hold a whole request: else max_write
+     * shrinks to what one can (1 MiB less 4 KiB without CAP_SYS_RESOURCE),
+     * which measured faster than whole 1 MiB requests copied. */
+    unsigned spliced = (conn->capable & FUSE_CAP_SPLICE_READ)
+                           ? splice_max_write(conn->max_write, fs->page_size)
+                           : 0;
+    if (spliced > 0) {
+        conn->want |= FUSE_CAP_SPLICE_READ;
+        conn->max_write = spliced;
+    } else {
+        conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
+    }
 }
 
 static void tfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+    struct tfs_fs *fs = fs_of(req);
     struct fuse_entry_param e;
-    int err = lookup_entry(fs_of(req), tfs_node_of(req, parent), name, &e);
-    if (err != 0)
-        fuse_reply_err(req, err);
-    else
+    int err = lookup_entry(fs, tfs_node_of(req, parent), name, &e);
+    if (err == ENOENT) {
+        /* A negative entry the kernel keeps as long as a positive one: a
+         * name looked for again (a search path, a lock file) costs no
+         * request. Whatever makes the name through this mount replaces it. */
+        memset(&e, 0, sizeof e);
+        e.entry_timeout = fs->timeout_s;
         fuse_reply_entry(req, &e);
+    } else if (err != 0) {
+        fuse_reply_err(req, err);
+    } else {
+        fuse_reply_entry(req, &e);
+    }
 }
 
 static void forget_one(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -270,7 +331,7 @@ static int set_size(struct tfs_fs *fs, struct tfs_node *n, struct fuse_file_info
 {
     pthread_mutex_t *lock = tfs_node_stripe(fs, n);
     pthread_mutex_lock(lock);
-    int fd = fi != NULL ? (int)fi->fh : -1;
+    int fd = fi != NULL ? handle_fd(fi) : -1;
     int own = -1;
     if (fd < 0) {
         char path[64];
@@ -300,7 +361,7 @@ static void tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
     char path[64];
     proc_path(path, sizeof path, n->fd);
     if (to_set & FUSE_SET_ATTR_MODE) {
-        int rc = fi != NULL ? fchmod((int)fi->fh, attr->st_mode) : chmod(path, attr->st_mode);
+        int rc = fi != NULL ? fchmod(handle_fd(fi), attr->st_mode) : chmod(path, attr->st_mode);
         if (rc < 0) {
             fuse_reply_err(req, errno);
             return;
@@ -331,7 +392,7 @@ static void tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
             tv[1].tv_nsec = UTIME_NOW;
         else if (to_set & FUSE_SET_ATTR_MTIME)
             tv[1] = attr->st_mtim;
-        int rc = fi != NULL ? futimens((int)fi->fh, tv) : utimensat(AT_FDCWD, path, tv, 0);
+        int rc = fi != NULL ? futimens(handle_fd(fi), tv) : utimensat(AT_FDCWD, path, tv, 0);
         if (rc < 0) {
             fuse_reply_err(req, errno);
             return;
@@ -582,6 +643,24 @@ static int open_node(struct tfs_fs *fs, struct tfs_node *n, int flags)
     return rc;
 }
 
+/* Sets the handle up (fh) for the open descriptor fd. A write-only handle
+ * of a file without privileges a write would take is opened without the
+ * page cache (direct_io): its writes come straight from the writer's
+ * memory, a copy fewer, and the kernel stops asking for
+ * security.capability before each one; nothing can read or map through
+ * such a handle, and the kernel drops cached pages of the range it
+ * writes. fs_privs.c keeps the privilege rules for it. */
+static void set_handle(struct fuse_file_info *fi, int fd)
+{
+    fi->fh = (uint64_t)(unsigned)fd;
+    struct stat st;
+    if ((fi->flags & O_ACCMODE) == O_WRONLY && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        !tfs_fd_has_privs(fd, st.st_mode)) {
+        fi->direct_io = 1;
+        fi->fh |= TFS_FH_DIRECT;
+    }
+}
+
 /* Counts an open handle on n. When the inode's last link went (and its
  * storage was given back) between the kernel's lookup and this open, it is
  * charged again, forced, and freed at the last close like any unlinked
@@ -613,7 +692,7 @@ static void tfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, -fd);
         return;
     }
-    fi->fh = (uint64_t)fd;
+    set_handle(fi, fd);
     open_handle(fs, n);
     if (fuse_reply_open(req, fi) != 0) { /* interrupted: the kernel will not release it */
         bool freed;
@@ -649,7 +728,7 @@ static void tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
             fuse_reply_err(req, -fd);
             return;
         }
-        fi->fh = (uint64_t)fd;
+        set_handle(fi, fd);
         open_handle(fs, n);
         fuse_reply_create(req, &e, fi);
         return;
@@ -668,7 +747,7 @@ static void tfs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
         fuse_reply_err(req, err);
         return;
     }
-    fi->fh = (uint64_t)fd;
+    set_handle(fi, fd);
     struct tfs_node *n = tfs_node_of(req, e.ino);
     open_handle(fs, n);
     if (fuse_reply_create(req, &e, fi) != 0) {
@@ -684,32 +763,44 @@ static void tfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     (void)ino;
     struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
     buf.buf[0].flags = (enum fuse_buf_flags)(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-    buf.buf[0].fd = (int)fi->fh;
+    buf.buf[0].fd = handle_fd(fi);
     buf.buf[0].pos = off;
     fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
-static void tfs_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
-                      struct fuse_file_info *fi)
+/* The data may wait in the session's pipe (FUSE_CAP_SPLICE_READ): spliced
+ * from there into the backing file, no copy through this process. What a
+ * refused or short write leaves in the pipe libfuse throws away. */
+static void tfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *data, off_t off,
+                          struct fuse_file_info *fi)
 {
     struct tfs_fs *fs = fs_of(req);
     struct tfs_node *n = tfs_node_of(req, ino);
-    int fd = (int)fi->fh;
+    int fd = handle_fd(fi);
+    size_t size = fuse_buf_size(data);
     pthread_mutex_t *lock = tfs_node_stripe(fs, n);
     pthread_mutex_lock(lock);
-    uint64_t before = fd_pages(fs, fd);
+    struct stat st;
+    uint64_t before = 0;
+    if (fstat(fd, &st) == 0) {
+        before = data_pages(fs, &st);
+        tfs_kill_privs(fs, req, fd, st.st_mode, (fi->fh & TFS_FH_DIRECT) != 0);
+    }
     uint64_t charge = unstored_pages(fd, (uint64_t)off, size, fs->page_size);
     if (tfs_quota_charge(&fs->quota, charge, 0) < 0) {
         pthread_mutex_unlock(lock);
         fuse_reply_err(req, ENOSPC);
         return;
     }
-    ssize_t done = pwrite(fd, data, size, off);
-    int err = done < 0 ? errno : 0;
+    struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+    dst.buf[0].flags = (enum fuse_buf_flags)(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    dst.buf[0].fd = fd;
+    dst.buf[0].pos = off;
+    ssize_t done = fuse_buf_copy(&dst, data, 0);
     tfs_quota_settle(&fs->quota, charge, before, fd_pages(fs, fd));
     pthread_mutex_unlock(lock);
-    if (err != 0)
-        fuse_reply_err(req, err);
+    if (done < 0)
+        fuse_reply_err(req, (int)-done);
     else
         fuse_reply_write(req, (size_t)done);
 }
@@ -719,7 +810,7 @@ static void tfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset
 {
     struct tfs_fs *fs = fs_of(req);
     struct tfs_node *n = tfs_node_of(req, ino);
-    int fd = (int)fi->fh;
+    int fd = handle_fd(fi);
     pthread_mutex_t *lock = tfs_node_stripe(fs, n);
     pthread_mutex_lock(lock);
     uint64_t before = fd_pages(fs, fd);
@@ -741,7 +832,7 @@ static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 {
     struct tfs_fs *fs = fs_of(req);
     struct tfs_node *n = tfs_node_of(req, ino);
-    int fd = (int)fi->fh;
+    int fd = handle_fd(fi);
     pthread_mutex_t *lock = tfs_node_stripe(fs, n);
     pthread_mutex_lock(lock);
     bool freed = false;
@@ -769,7 +860,7 @@ static void tfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 static void tfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     (void)ino;
-    int rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
+    int rc = datasync ? fdatasync(handle_fd(fi)) : fsync(handle_fd(fi));
     fuse_reply_err(req, rc < 0 ? errno : 0);
 }
 
@@ -911,7 +1002,7 @@ const struct fuse_lowlevel_ops tfs_ops = {
     .open = tfs_open,
     .create = tfs_create,
     .read = tfs_read,
-    .write = tfs_write,
+    .write_buf = tfs_write_buf,
     .fallocate = tfs_fallocate,
     /* No .flush: it would have nothing to do (every write is stored at
      * once), and without it the kernel stops sending FLUSH at the first

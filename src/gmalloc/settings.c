@@ -27,7 +27,7 @@
 #define GM_DEFAULT_MAP_64 (64u * GiB)
 #define GM_DEFAULT_MAP_32 (1u * GiB)
 #define GM_DEFAULT_CEILING_PAGES 2048u /* 8 MiB of 4 KiB pages */
-#define GM_DEFAULT_TC_BYTES (512u * KiB)
+#define GM_DEFAULT_TC_BYTES (1024u * KiB)
 #define GM_DEFAULT_TC_THREADS 256u
 #define GM_DEFAULT_STACK_DEPTH 8u
 #define GM_BROKER_POOL (2u * MiB) /* POOL_SIZE with USE_MEMBROKER */

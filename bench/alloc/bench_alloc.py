@@ -261,20 +261,31 @@ def frag_section(args, allocs, md):
 
 def idle_section(args, allocs, md):
     idle = os.path.join(args.bin, "alloc", "bench_alloc_idle")
-    vals = {}
+    vals, anon, files = {}, {}, {}
     for name, preload in allocs:
-        s = []
+        s, a, f = [], [], []
         for _ in range(3):
             r = run_program([idle], preload)
             if r is not None:
                 s.append(r["rss_kib"])
+                a.append(r.get("anon_kib", 0))
+                f.append(r.get("file_kib", 0))
         if s:
             vals[name] = statistics.median(s)
+            anon[name] = statistics.median(a)
+            files[name] = statistics.median(f)
     t = Table("Idle footprint of a trivial program", allocs,
-              "RSS in KiB after one malloc+free, median of 3.")
+              "RSS in KiB after one malloc+free, median of 3; split into file-backed pages "
+              "(library text and data, shared between processes; how many are mapped also "
+              "depends on the page cache, through fault-around) and anonymous ones "
+              "(private to the process).")
     t.add("RSS", vals, "KiB")
     if "glibc" in vals:
         t.add("RSS minus glibc's", {k: v - vals["glibc"] for k, v in vals.items()}, "KiB")
+    t.add("anonymous (private)", anon, "KiB")
+    t.add("file-backed (shared)", files, "KiB")
+    if "glibc" in anon:
+        t.add("anonymous minus glibc's", {k: v - anon["glibc"] for k, v in anon.items()}, "KiB")
     t.show(md)
     return t
 

@@ -42,11 +42,22 @@ static unsigned count_bits(uint64_t v)
     return (unsigned)__builtin_popcountll(v);
 }
 
+/* Eight pages all in `state`, as a word. */
+static uint64_t all(unsigned state)
+{
+    return LOW_BITS * state;
+}
+
 void anr_pm_set(struct anr_heap *h, size_t first, size_t end, enum anr_page_state state)
 {
     size_t p = first;
     for (; p + 8u <= end; p += 8u) {
         uint64_t w = load8(h->page_state + p);
+        if (w == all(ANR_PG_CLEAN) || w == all(ANR_PG_DIRTY) || w == all(ANR_PG_USED) ||
+            w == all(ANR_PG_SLAB)) {
+            h->count[w & 3u] -= 8u;
+            continue;
+        }
         for (unsigned st = 0; st < 4u; st++)
             h->count[st] -= count_bits(is_state(w, st));
     }
@@ -77,14 +88,23 @@ void anr_pm_mark_used(struct anr_heap *h, const char *a, const char *b)
     size_t p = first;
     for (; p + 8u <= end; p += 8u) {
         uint64_t w = load8(h->page_state + p);
-        uint64_t clean = is_state(w, ANR_PG_CLEAN), dirty = is_state(w, ANR_PG_DIRTY);
-        uint64_t sel = (clean | dirty) * 0xffu; /* whole bytes: CLEAN or DIRTY */
-        if (sel == 0)
+        if (w == all(ANR_PG_USED) || w == all(ANR_PG_SLAB))
+            continue; /* runs with nothing to change */
+        if (w == all(ANR_PG_CLEAN) || w == all(ANR_PG_DIRTY)) { /* a free run taken whole */
+            h->count[w & 3u] -= 8u;
+            h->count[ANR_PG_USED] += 8u;
+            store8(h->page_state + p, all(ANR_PG_USED));
             continue;
-        h->count[ANR_PG_CLEAN] -= count_bits(clean);
-        h->count[ANR_PG_DIRTY] -= count_bits(dirty);
-        h->count[ANR_PG_USED] += count_bits(clean | dirty);
-        store8(h->page_state + p, (w & ~sel) | (sel & (LOW_BITS * ANR_PG_USED)));
+        }
+        uint64_t low = ~(w >> 1) & LOW_BITS; /* CLEAN or DIRTY: bit 1 clear */
+        if (low == 0)
+            continue;
+        unsigned n = count_bits(low), dirty = count_bits(low & w);
+        h->count[ANR_PG_CLEAN] -= n - dirty;
+        h->count[ANR_PG_DIRTY] -= dirty;
+        h->count[ANR_PG_USED] += n;
+        uint64_t sel = low * 0xffu; /* whole bytes */
+        store8(h->page_state + p, (w & ~sel) | (sel & all(ANR_PG_USED)));
     }
     for (; p < end; p++) {
         uint8_t s = h->page_state[p];
@@ -102,8 +122,13 @@ uint64_t anr_pm_count_clean(const struct anr_heap *h, const char *a, const char 
     uint64_t n = 0;
     overlap(h, a, b, &first, &end);
     size_t p = first;
-    for (; p + 8u <= end; p += 8u)
-        n += count_bits(is_state(load8(h->page_state + p), ANR_PG_CLEAN));
+    for (; p + 8u <= end; p += 8u) {
+        uint64_t w = load8(h->page_state + p);
+        if (w == all(ANR_PG_CLEAN))
+            n += 8u;
+        else if (w != all(ANR_PG_DIRTY) && w != all(ANR_PG_USED) && w != all(ANR_PG_SLAB))
+            n += count_bits(is_state(w, ANR_PG_CLEAN));
+    }
     for (; p < end; p++)
         n += h->page_state[p] == ANR_PG_CLEAN;
     return n;
@@ -134,15 +159,22 @@ uint64_t anr_pm_free_interior(struct anr_heap *h, const char *s, const char *e, 
     size_t p = first;
     for (; p < end && p + 8u <= end; p += 8u) {
         uint64_t w = load8(h->page_state + p);
-        uint64_t used = is_state(w, ANR_PG_USED), slab = is_state(w, ANR_PG_SLAB);
-        uint64_t sel = (used | slab) * 0xffu; /* whole bytes: USED or SLAB */
-        if (sel == 0)
+        if (w == all(ANR_PG_USED)) { /* the common run: a whole freed block */
+            h->count[ANR_PG_USED] -= 8u;
+            h->count[ANR_PG_DIRTY] += 8u;
+            store8(h->page_state + p, all(ANR_PG_DIRTY));
+            changed += 8u;
             continue;
-        unsigned n = count_bits(used | slab);
-        h->count[ANR_PG_USED] -= count_bits(used);
-        h->count[ANR_PG_SLAB] -= count_bits(slab);
+        }
+        uint64_t high = (w >> 1) & LOW_BITS; /* USED or SLAB: bit 1 set */
+        if (high == 0)
+            continue;
+        unsigned n = count_bits(high), slab = count_bits(high & w);
+        h->count[ANR_PG_USED] -= n - slab;
+        h->count[ANR_PG_SLAB] -= slab;
         h->count[ANR_PG_DIRTY] += n;
-        store8(h->page_state + p, (w & ~sel) | (sel & (LOW_BITS * ANR_PG_DIRTY)));
+        uint64_t sel = high * 0xffu; /* whole bytes */
+        store8(h->page_state + p, (w & ~sel) | (sel & all(ANR_PG_DIRTY)));
         changed += n;
     }
     for (; p < end; p++) {

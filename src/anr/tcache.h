@@ -72,12 +72,12 @@ static inline void anr_tc_tally(_Atomic(uint64_t) *c)
  * About 27 instructions and 4 branches on x86-64 (gcc -O2) when it hits:
  * one compare of the size, two of the thread's entry 0 against the heap
  * (pointer and id), a class lookup, the pop and the counter. */
-static inline void *anr_tc_pop(struct anr_heap *h, size_t size)
+static inline void *anr_tc_pop_in(struct anr_heap *h, size_t size, bool check_id)
 {
     if (size - 1u >= h->tc_max_size) /* also size 0, and 0 when caches are off */
         return NULL;
     struct anr_tc_entry *e = &anr_tc_self.e[0];
-    if (e->heap != h || e->id != h->id)
+    if (e->heap != h || (check_id && e->id != h->id))
         return NULL;
     struct anr_tc_bin *b = &e->cache->bins[h->class_of[(size + ANR_GRANULE - 1u) / ANR_GRANULE]];
     void **blk = b->head;
@@ -88,6 +88,14 @@ static inline void *anr_tc_pop(struct anr_heap *h, size_t size)
     b->count--;
     anr_tc_tally(&b->allocs);
     return blk;
+}
+
+/* check_id false is for a heap that is never destroyed and was created
+ * before any other could have been (gmalloc's): no thread can hold a stale
+ * entry of a destroyed heap at its address, so the pointer alone tells. */
+static inline void *anr_tc_pop(struct anr_heap *h, size_t size)
+{
+    return anr_tc_pop_in(h, size, true);
 }
 
 /* Pushes a free block on the bin of cache tc, marked with tc's key. */
@@ -108,14 +116,14 @@ static inline void anr_tc_put(const struct anr_tcache *tc, struct anr_tc_bin *b,
  * x86-64 when it hits, and saves no registers (everything slower is in an
  * out-of-line function). A pointer into a slab that is not the start of a
  * live slice is caught only when the cache is flushed. */
-static inline bool anr_tc_push_page(struct anr_heap *h, void *ptr, size_t page)
+static inline bool anr_tc_push_page(struct anr_heap *h, void *ptr, size_t page, bool check_id)
 {
     /* No test of h->tc_max_size: with caches off no thread has an entry
      * for h, so the entry test below fails. */
     if (h->page_state[page] != ANR_PG_SLAB || ((uintptr_t)ptr & (ANR_GRANULE - 1u)) != 0)
         return false;
     struct anr_tc_entry *e = &anr_tc_self.e[0];
-    if (e->heap != h || e->id != h->id)
+    if (e->heap != h || (check_id && e->id != h->id))
         return false;
     struct anr_tcache *tc = e->cache;
     struct anr_tc_bin *b = &tc->bins[h->slabs[page].cls];
@@ -129,7 +137,7 @@ static inline bool anr_tc_push_page(struct anr_heap *h, void *ptr, size_t page)
 /* The same for a pointer known to be in h's arena. */
 static inline bool anr_tc_push(struct anr_heap *h, void *ptr)
 {
-    return anr_tc_push_page(h, ptr, anr_page_of(h, ptr));
+    return anr_tc_push_page(h, ptr, anr_page_of(h, ptr), true);
 }
 
 /* ---- tcache.c: the slow paths (lock held unless said) ------------------- */

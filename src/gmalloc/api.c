@@ -56,7 +56,7 @@ GM_EXPORT void *malloc(size_t size)
 {
     anr_heap *h = atomic_load_explicit(&gm_heap, memory_order_acquire);
     if (__builtin_expect(h != NULL, 1)) {
-        void *p = anr_tc_pop(h, size);
+        void *p = anr_tc_pop_in(h, size, false); /* gmalloc's heap lives for good */
         if (__builtin_expect(p != NULL, 1))
             return p;
     }
@@ -67,12 +67,15 @@ static __thread unsigned tl_frees __attribute__((tls_model("initial-exec")));
 
 /* A block of the arena that the thread cache did not take: the core's free,
  * which may call the kernel (madvise) and so must not change errno. With
- * the broker, every 1024th free of a thread checks for surplus quota. */
+ * the broker, every 64th of these frees in a thread checks for surplus
+ * quota: only frees that reach the core free pages (a cache hit keeps the
+ * block's memory in use), and a thread that only frees reaches it once
+ * every half bin. */
 __attribute__((noinline)) static void free_in_arena(anr_heap *h, void *ptr)
 {
     int saved = errno;
     anr_heap_free(h, ptr);
-    if (gm_broker_on && (++tl_frees & 1023u) == 0)
+    if (gm_broker_on && (++tl_frees & 63u) == 0)
         gm_broker_return_surplus();
     errno = saved;
 }
@@ -93,8 +96,7 @@ GM_EXPORT void free(void *ptr)
          * as the arena never starts at address 0. */
         size_t off = (size_t)((uintptr_t)ptr - (uintptr_t)h->arena);
         if (__builtin_expect(off < h->arena_bytes, 1)) {
-            if (__builtin_expect(!gm_broker_on, 1) &&
-                anr_tc_push_page(h, ptr, off >> h->page_shift))
+            if (anr_tc_push_page(h, ptr, off >> h->page_shift, false))
                 return;
             free_in_arena(h, ptr);
             return;

@@ -212,16 +212,18 @@ static int broker(void)
 
 static int hold(void)
 {
-    enum { N = 192 };
+    /* 12 MiB in fewer frees than the 64 after which a thread checks for
+     * surplus quota: the quota stays held until the broker asks for it. */
+    enum { N = 24, SIZE = 512 * 1024 };
     static void *blocks[N];
     signal(SIGUSR1, on_usr1);
     for (int i = 0; i < N; i++) {
-        blocks[i] = malloc(65536);
+        blocks[i] = malloc(SIZE);
         if (blocks[i] == NULL) {
             printf("malloc failed at %d\n", i);
             return 1;
         }
-        memset(blocks[i], 1, 65536);
+        memset(blocks[i], 1, SIZE);
     }
     for (int i = 0; i < N; i++)
         free(blocks[i]);

@@ -159,8 +159,17 @@ bash -c "$join && exec '$helper' churn '$tmp/churn.dat' 8" >"$tmp/churn.log" 2>&
 check churn-ran grep -qs "churned 8 rounds" "$tmp/churn.log"
 mark=$reclaim_mark
 check pressure-level-events logged "cgroup v1 pressure_level (medium|critical) on $cg: (moderate|critical) event"
-# The stall of that reclaim, measured by PSI in the v2 group.
-[[ -z $cg2 ]] || check psi-group-events wait_for logged "psi some 50000us/2000000us on $cg2/memory.pressure: moderate event"
+# The stall of that reclaim, measured by PSI in the v2 group: 50 ms in a 2 s
+# window. One churn does not always stall that long (a busy machine slows the
+# hog and the churn alike), so up to three more are run before it counts.
+if [[ -n $cg2 ]]; then
+  psi_seen() { logged "psi some 50000us/2000000us on $cg2/memory.pressure: moderate event"; }
+  for _ in 1 2 3; do
+    wait_for psi_seen && break
+    bash -c "$join && exec '$helper' churn '$tmp/churn.dat' 8" >>"$tmp/churn.log" 2>&1
+  done
+  check psi-group-events wait_for psi_seen
+fi
 
 # Phase 4: the broker restarts; mbwatch reconnects and tells it again.
 phase

@@ -69,6 +69,8 @@ void anr_tc_configure(struct anr_heap *h, size_t cache_bytes)
     uint32_t size = h->max_class_size;
     while (n < ANR_MAX_CLASSES) {
         uint32_t step = ((uint32_t)1 << (31 - __builtin_clz(size))) / 4u;
+        if (step < ANR_GRANULE) /* custom slab classes that end small */
+            step = ANR_GRANULE;
         uint32_t next = (size / step + 1u) * step;
         if (next > ANR_TC_CHUNK_MAX)
             break;

@@ -266,6 +266,41 @@ static void test_chunk_classes_cached(void)
     anr_heap_destroy(h);
 }
 
+/* Custom slab classes that end small: the chunk classes start right above
+ * them, every one a multiple of the 16-byte granule, and each request maps
+ * to the smallest class that holds it. */
+static void test_chunk_classes_after_small_slabs(void)
+{
+    static const uint32_t sizes[] = {16, 32};
+    struct anr_options o;
+    cached_options(&o);
+    o.slab_sizes = sizes;
+    o.slab_size_count = 2;
+    anr_heap *h = NULL;
+    MBT_EQ_INT(0, anr_heap_create(&o, &h));
+    MBT_REQUIRE(h != NULL);
+    MBT_EQ_U64(2, h->nclasses);
+    MBT_EQ_U64(48, h->classes[2].size);
+    MBT_EQ_U64(64, h->classes[3].size);
+    MBT_EQ_U64(80, h->classes[4].size);
+    for (unsigned c = 1; c < h->tc_classes; c++) {
+        MBT_EQ_U64(0, h->classes[c].size % 16u);
+        MBT_TRUE(h->classes[c].size > h->classes[c - 1].size);
+    }
+    for (uint32_t size = 33; size <= h->classes[h->tc_classes - 1].size; size++) {
+        uint32_t k = h->classes[h->class_of[(size + 15u) / 16u]].size;
+        MBT_TRUE(k >= size && k - size < 16u + k / 4u);
+    }
+    void *a = anr_heap_malloc(h, 40);
+    MBT_REQUIRE(a != NULL);
+    MBT_EQ_U64(48, anr_heap_usable_size(h, a));
+    anr_heap_free(h, a);
+    MBT_TRUE(anr_heap_malloc(h, 33) == a); /* from the 48-byte bin */
+    anr_heap_free(h, a);
+    MBT_TRUE(verify_ok(h));
+    anr_heap_destroy(h);
+}
+
 /* A free into a full bin while the lock is taken: half the bin goes to the
  * heap's lock-free return stack, the free completes, and the next lock
  * holder gives those blocks back with exact statistics. */
@@ -639,6 +674,7 @@ int main(void)
     MBT_RUN(test_calloc_from_cache);
     MBT_RUN(test_double_free_caught);
     MBT_RUN(test_chunk_classes_cached);
+    MBT_RUN(test_chunk_classes_after_small_slabs);
     MBT_RUN(test_full_bin_flushes_without_the_lock);
     MBT_RUN(test_free_only_phase_gives_pages_back);
     MBT_RUN(test_thread_exit_gives_back);

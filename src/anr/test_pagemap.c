@@ -129,7 +129,8 @@ int main(void)
     h->page_size = PAGE;
     h->page_shift = 12;
     h->npages = PAGES;
-    h->arena = (char *)(uintptr_t)(1u << 20); /* addresses only: never touched */
+    static char arena[PAGES * PAGE]; /* addresses only: never touched */
+    h->arena = arena;
     h->arena_bytes = (size_t)PAGES * PAGE;
     MBT_RUN(test_against_reference);
     free(h);

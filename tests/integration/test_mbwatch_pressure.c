@@ -112,11 +112,13 @@ static int hog(const char *arg)
     }
     /* A MiB at a time with a short pause, as a program grows: when the
      * group runs out, the kernel's victim (the lamb) has time to exit before
-     * the next charge, instead of a second OOM finding it still dying. */
+     * the next charge, instead of a second OOM finding it still dying. 2 ms
+     * was not always enough on a loaded machine (the hog went too, 2 ms
+     * after the lamb); 10 ms costs the whole test about 2 s. */
     for (size_t i = 0; i < len; i += 4096) {
         p[i] = 1;
         if ((i & ((1u << 20) - 1u)) == 0) {
-            struct timespec pause_ts = {.tv_sec = 0, .tv_nsec = 2000000};
+            struct timespec pause_ts = {.tv_sec = 0, .tv_nsec = 10000000};
             nanosleep(&pause_ts, NULL);
         }
     }

@@ -252,19 +252,22 @@ stop_hog
 kill "$watch_pid"; wait "$watch_pid"; watch_pid=''
 check hold-restored grep -qs "^oom_kill_disable 0" "$cg/memory.oom_control"
 
-# The lamb: 16 MiB with oom_score_adj 1000 in the group (back to 64 MiB);
-# 50 MiB more (plus the processes' own pages) overload it and the kernel
-# kills the lamb, not the hog, which then fits with room to spare (with 56
-# MiB the hog sometimes went too, under load, when the group's page cache
-# was not reclaimed in time); the
-# death is examined (evidence) and a new lamb starts once there is room.
+# The lamb: 24 MiB with oom_score_adj 1000 in the group (back to 64 MiB,
+# once what the last phase left charged is gone); 44 MiB more (plus the
+# processes' own pages) overload it and the kernel kills the lamb, not the
+# hog, which then fits with 20 MiB to spare (with a 16 MiB lamb and a 50-56
+# MiB hog the kernel, under load, sometimes killed the hog too, 2 ms after
+# the lamb); the death is examined (evidence) and a new lamb starts once
+# there is room.
+group_settled() { [[ $(cat "$cg/memory.usage_in_bytes") -lt $((8 << 20)) ]]; }
+check lamb-group-settled wait_for group_settled
 echo 64M >"$cg/memory.limit_in_bytes"
 cat >"$tmp/lamb.conf" <<CONF
 CGROUP             $cg
 PSI                no
 V1_MODERATE_LEVEL  off
 V1_CRITICAL_LEVEL  off
-LAMB_SIZE          16M
+LAMB_SIZE          24M
 LAMB_CGROUP        $cg
 EVIDENCE_KMSG      no
 DUMP_DIR           $tmp/dumps-lamb
@@ -272,9 +275,9 @@ CONF
 "$mbwatch" --config "$tmp/lamb.conf" >"$tmp/watch.log" 2>&1 &
 watch_pid=$!
 mark=0
-check lamb-started wait_for logged "lamb [0-9]+ holds 16777216 bytes"
+check lamb-started wait_for logged "lamb [0-9]+ holds 25165824 bytes"
 phase
-check lamb-hog-survives start_hog 50
+check lamb-hog-survives start_hog 44
 check lamb-killed wait_for logged "lamb [0-9]+ killed \(SIGKILL\); evidence in $tmp/dumps-lamb/evidence-"
 check lamb-dump-kind eval 'grep -qs "^kind=lamb-killed$" "$tmp"/dumps-lamb/evidence-*/trigger'
 check lamb-hog-alive kill -0 "$hog_pid"
@@ -284,7 +287,7 @@ stop_hog
 # not an eval'd loop: an `exit` there would end this script before finish.
 lamb_back() {
   local i
-  for i in $(seq 40); do logged "lamb [0-9]+ holds 16777216 bytes" && return 0; sleep 0.25; done
+  for i in $(seq 40); do logged "lamb [0-9]+ holds 25165824 bytes" && return 0; sleep 0.25; done
   return 1
 }
 check lamb-restarted lamb_back

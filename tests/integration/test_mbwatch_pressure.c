@@ -115,6 +115,13 @@ static int hog(const char *arg)
      * the next charge, instead of a second OOM finding it still dying. 2 ms
      * was not always enough on a loaded machine (the hog went too, 2 ms
      * after the lamb); 10 ms costs the whole test about 2 s. */
+    /* Page tables first (one page per 2 MiB): a page table charged to the
+     * group near its limit is a kernel allocation, and the kernel was seen
+     * to answer one that failed while the lamb was dying by killing the hog
+     * as well ("invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)" with the
+     * group 10 MiB under its limit). */
+    for (size_t i = 0; i < len; i += (size_t)2 << 20)
+        p[i] = 1;
     for (size_t i = 0; i < len; i += 4096) {
         p[i] = 1;
         if ((i & ((1u << 20) - 1u)) == 0) {

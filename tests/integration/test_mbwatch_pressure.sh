@@ -82,7 +82,7 @@ cat >"$tmp/mbwatch.conf" <<CONF
 CGROUP             $cg
 ${cg2:+CGROUP             $cg2}
 PSI                no
-PSI_MODERATE_STALL 50ms
+PSI_MODERATE_STALL 10ms
 PSI_CRITICAL_STALL 1s
 USAGE_MODERATE     50%
 USAGE_CRITICAL     85%
@@ -101,7 +101,7 @@ expect check-usage 0 "usage thresholds 33554432/57042534 \(hysteresis 6710886\) 
   "$mbwatch" --check --config "$tmp/mbwatch.conf"
 expect check-oom 0 "cgroup v1 oom_control on $cg" -- "$mbwatch" --check --config "$tmp/mbwatch.conf"
 if [[ -n $cg2 ]]; then
-  expect check-psi-group 0 "psi some 50000us/2000000us on $cg2/memory.pressure" -- \
+  expect check-psi-group 0 "psi some 10000us/2000000us on $cg2/memory.pressure" -- \
     "$mbwatch" --check --config "$tmp/mbwatch.conf"
   expect check-v2-found 0 "cgroup v2: $v2 \(no memory controller\)" -- \
     "$mbwatch" --check --config "$tmp/mbwatch.conf"
@@ -159,17 +159,10 @@ bash -c "$join && exec '$helper' churn '$tmp/churn.dat' 8" >"$tmp/churn.log" 2>&
 check churn-ran grep -qs "churned 8 rounds" "$tmp/churn.log"
 mark=$reclaim_mark
 check pressure-level-events logged "cgroup v1 pressure_level (medium|critical) on $cg: (moderate|critical) event"
-# The stall of that reclaim, measured by PSI in the v2 group: 50 ms in a 2 s
-# window. One churn does not always stall that long (a busy machine slows the
-# hog and the churn alike), so up to three more are run before it counts.
-if [[ -n $cg2 ]]; then
-  psi_seen() { logged "psi some 50000us/2000000us on $cg2/memory.pressure: moderate event"; }
-  for _ in 1 2 3; do
-    wait_for psi_seen && break
-    bash -c "$join && exec '$helper' churn '$tmp/churn.dat' 8" >>"$tmp/churn.log" 2>&1
-  done
-  check psi-group-events wait_for psi_seen
-fi
+# The stall of that reclaim, measured by PSI in the v2 group: 10 ms in a 2 s
+# window (with 50 ms one churn did not always stall long enough on a busy
+# machine; churning again risked the hog's life, 8 MiB under the limit).
+[[ -z $cg2 ]] || check psi-group-events wait_for logged "psi some 10000us/2000000us on $cg2/memory.pressure: moderate event"
 
 # Phase 4: the broker restarts; mbwatch reconnects and tells it again.
 phase

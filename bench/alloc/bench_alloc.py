@@ -588,24 +588,13 @@ def main():
         log("%s: %d s" % (name, (now - section_start[0]).total_seconds()))
         section_start[0] = now
 
-    if "timed" in only:
-        tables["timed"] = timed_section(args, allocs, md)
-        section_done("timed")
-    if "frag" in only:
-        tables["frag"] = frag_section(args, allocs, md)
-        section_done("frag")
-    if "idle" in only:
-        tables["idle"] = idle_section(args, allocs, md)
-        section_done("idle")
-    if "calls" in only:
-        tables["calls"] = calls_section(args, allocs, md)
-        section_done("calls")
-    if "rt" in only:
-        tables["rt"] = rt_section(args, allocs, md)
-        section_done("rt")
-    if "syscalls" in only:
-        tables["syscalls"] = syscalls_section(args, allocs, md, 2)
-        section_done("syscalls")
+    sections = (("timed", timed_section), ("frag", frag_section), ("idle", idle_section),
+                ("calls", calls_section), ("rt", rt_section),
+                ("syscalls", lambda a, al, m: syscalls_section(a, al, m, 2)))
+    for name, run in sections:
+        if name in only:
+            tables[name] = run(args, allocs, md)
+            section_done(name)
     if any(n == "gmalloc" for n, _ in allocs):
         goals_section(tables, md)
     took = datetime.datetime.now(datetime.timezone.utc) - started

@@ -81,39 +81,54 @@ static void overlap(const struct anr_heap *h, const char *a, const char *b, size
         *end = h->npages;
 }
 
+/* Moves the pages of [first, end) whose state is `pair` or pair + 1 (CLEAN
+ * and DIRTY: pair 0; USED and SLAB: pair 2, the two states whose bit 1 is
+ * pair's) to state `to`, outside that pair. Returns how many moved.
+ * Inlined so each caller's constants fold into the word loop. */
+__attribute__((always_inline)) static inline uint64_t move_pair(struct anr_heap *h, size_t first,
+                                                                size_t end, unsigned pair,
+                                                                unsigned to)
+{
+    uint64_t moved = 0;
+    size_t p = first;
+    for (; p < end && p + 8u <= end; p += 8u) {
+        uint64_t w = load8(h->page_state + p);
+        if (w == all(pair) || w == all(pair + 1u)) { /* a run taken or freed whole */
+            h->count[w & 3u] -= 8u;
+            h->count[to] += 8u;
+            store8(h->page_state + p, all(to));
+            moved += 8u;
+            continue;
+        }
+        uint64_t bit1 = (w >> 1) & LOW_BITS;
+        uint64_t in = pair != 0u ? bit1 : ~bit1 & LOW_BITS; /* bytes in the pair */
+        if (in == 0)
+            continue;
+        unsigned n = count_bits(in), odd = count_bits(in & w);
+        h->count[pair] -= n - odd;
+        h->count[pair + 1u] -= odd;
+        h->count[to] += n;
+        uint64_t sel = in * 0xffu; /* whole bytes */
+        store8(h->page_state + p, (w & ~sel) | (sel & all(to)));
+        moved += n;
+    }
+    for (; p < end; p++) {
+        uint8_t st = h->page_state[p];
+        if ((st & 2u) == pair) {
+            h->count[st]--;
+            h->count[to]++;
+            h->page_state[p] = (uint8_t)to;
+            moved++;
+        }
+    }
+    return moved;
+}
+
 void anr_pm_mark_used(struct anr_heap *h, const char *a, const char *b)
 {
     size_t first, end;
     overlap(h, a, b, &first, &end);
-    size_t p = first;
-    for (; p + 8u <= end; p += 8u) {
-        uint64_t w = load8(h->page_state + p);
-        if (w == all(ANR_PG_USED) || w == all(ANR_PG_SLAB))
-            continue; /* runs with nothing to change */
-        if (w == all(ANR_PG_CLEAN) || w == all(ANR_PG_DIRTY)) { /* a free run taken whole */
-            h->count[w & 3u] -= 8u;
-            h->count[ANR_PG_USED] += 8u;
-            store8(h->page_state + p, all(ANR_PG_USED));
-            continue;
-        }
-        uint64_t low = ~(w >> 1) & LOW_BITS; /* CLEAN or DIRTY: bit 1 clear */
-        if (low == 0)
-            continue;
-        unsigned n = count_bits(low), dirty = count_bits(low & w);
-        h->count[ANR_PG_CLEAN] -= n - dirty;
-        h->count[ANR_PG_DIRTY] -= dirty;
-        h->count[ANR_PG_USED] += n;
-        uint64_t sel = low * 0xffu; /* whole bytes */
-        store8(h->page_state + p, (w & ~sel) | (sel & all(ANR_PG_USED)));
-    }
-    for (; p < end; p++) {
-        uint8_t s = h->page_state[p];
-        if (s == ANR_PG_CLEAN || s == ANR_PG_DIRTY) {
-            h->count[s]--;
-            h->count[ANR_PG_USED]++;
-            h->page_state[p] = ANR_PG_USED;
-        }
-    }
+    move_pair(h, first, end, ANR_PG_CLEAN, ANR_PG_USED);
 }
 
 uint64_t anr_pm_count_clean(const struct anr_heap *h, const char *a, const char *b)
@@ -149,42 +164,11 @@ uint64_t anr_pm_free_interior(struct anr_heap *h, const char *s, const char *e, 
                               const char *b)
 {
     size_t first, end, ofirst, oend;
-    uint64_t changed = 0;
     anr_pm_interior(h, s, e, &first, &end);
     overlap(h, a, b, &ofirst, &oend);
     if (ofirst > first)
         first = ofirst;
     if (oend < end)
         end = oend;
-    size_t p = first;
-    for (; p < end && p + 8u <= end; p += 8u) {
-        uint64_t w = load8(h->page_state + p);
-        if (w == all(ANR_PG_USED)) { /* the common run: a whole freed block */
-            h->count[ANR_PG_USED] -= 8u;
-            h->count[ANR_PG_DIRTY] += 8u;
-            store8(h->page_state + p, all(ANR_PG_DIRTY));
-            changed += 8u;
-            continue;
-        }
-        uint64_t high = (w >> 1) & LOW_BITS; /* USED or SLAB: bit 1 set */
-        if (high == 0)
-            continue;
-        unsigned n = count_bits(high), slab = count_bits(high & w);
-        h->count[ANR_PG_USED] -= n - slab;
-        h->count[ANR_PG_SLAB] -= slab;
-        h->count[ANR_PG_DIRTY] += n;
-        uint64_t sel = high * 0xffu; /* whole bytes */
-        store8(h->page_state + p, (w & ~sel) | (sel & all(ANR_PG_DIRTY)));
-        changed += n;
-    }
-    for (; p < end; p++) {
-        uint8_t st = h->page_state[p];
-        if (st == ANR_PG_USED || st == ANR_PG_SLAB) {
-            h->count[st]--;
-            h->count[ANR_PG_DIRTY]++;
-            h->page_state[p] = ANR_PG_DIRTY;
-            changed++;
-        }
-    }
-    return changed;
+    return move_pair(h, first, end, ANR_PG_USED, ANR_PG_DIRTY);
 }

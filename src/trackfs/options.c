@@ -12,6 +12,7 @@ void tfs_options_init(struct tfs_options *o)
     o->chunk_bytes = TFS_DEFAULT_CHUNK;
     o->stall_ms = TFS_DEFAULT_STALL_MS;
     o->urgency = TFS_URGENCY_REQUEST;
+    o->uring = TFS_URING_AUTO;
     o->inode_cost = TFS_DEFAULT_INODE_COST;
 }
 
@@ -86,6 +87,17 @@ static int parse_item(struct tfs_options *o, const char *item, size_t len, uint6
             o->urgency = TFS_URGENCY_RESERVE;
         } else {
             mb_strbuf_append(why, "urgency=: use request or reserve");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (key_is(item, key_len, "uring")) {
+        if (vlen == 4 && memcmp(v, "auto", 4) == 0) {
+            o->uring = TFS_URING_AUTO;
+        } else if (vlen == 3 && memcmp(v, "off", 3) == 0) {
+            o->uring = TFS_URING_OFF;
+        } else {
+            mb_strbuf_append(why, "uring=: use auto or off");
             return -EINVAL;
         }
         return 0;

@@ -21,6 +21,7 @@ static void test_defaults(void)
     MBT_EQ_U64(1048576, o.chunk_bytes);
     MBT_EQ_U64(250, o.stall_ms);
     MBT_EQ_INT(TFS_URGENCY_REQUEST, (int)o.urgency);
+    MBT_EQ_INT(TFS_URING_AUTO, (int)o.uring);
     MBT_EQ_U64(1024, o.inode_cost);
     MBT_EQ_STR("", o.broker);
     MBT_EQ_STR("", o.fuse_opts);
@@ -32,13 +33,15 @@ static void test_keys_and_passthrough(void)
     char why[128];
     tfs_options_init(&o);
     MBT_EQ_INT(0, parse(&o, "allow_other,quota=64M,chunk=16p,stall_ms=40", why, sizeof why));
-    MBT_EQ_INT(0, parse(&o, "urgency=reserve,broker=/run/mb.sock,,fsname=x,inode_cost=0", why,
+    MBT_EQ_INT(0, parse(&o, "urgency=reserve,broker=/run/mb.sock,,fsname=x,inode_cost=0,uring=off",
+                        why,
                         sizeof why));
     MBT_CHECK(o.has_quota);
     MBT_EQ_U64(UINT64_C(64) << 20, o.quota_bytes);
     MBT_EQ_U64(16 * 4096, o.chunk_bytes);
     MBT_EQ_U64(40, o.stall_ms);
     MBT_EQ_INT(TFS_URGENCY_RESERVE, (int)o.urgency);
+    MBT_EQ_INT(TFS_URING_OFF, (int)o.uring);
     MBT_EQ_U64(0, o.inode_cost);
     MBT_EQ_STR("/run/mb.sock", o.broker);
     MBT_EQ_STR("allow_other,fsname=x", o.fuse_opts);
@@ -56,6 +59,8 @@ static void test_errors(void)
     MBT_EQ_STR("chunk=: must be at least one page", why);
     MBT_EQ_INT(-EINVAL, parse(&o, "urgency=now", why, sizeof why));
     MBT_EQ_STR("urgency=: use request or reserve", why);
+    MBT_EQ_INT(-EINVAL, parse(&o, "uring=on", why, sizeof why));
+    MBT_EQ_STR("uring=: use auto or off", why);
     MBT_EQ_INT(-EINVAL, parse(&o, "stall_ms=-1", why, sizeof why));
     MBT_CHECK(!o.has_quota);
     MBT_EQ_U64(1048576, o.chunk_bytes);

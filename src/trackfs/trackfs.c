@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/units.h"
+#include "trackfs/fuse_ring.h"
 #include "trackfs/mountinfo.h"
 #include "trackfs/options.h"
 #include "trackfs/usage.h"
@@ -39,6 +40,8 @@ static void usage(FILE *to)
         "      stall_ms=N        longest wait for the broker before ENOSPC (250)\n"
         "      urgency=request|reserve   how the broker is asked (request)\n"
         "      inode_cost=SIZE   bytes charged per file, directory or link (1K)\n"
+        "      uring=auto|off    requests over FUSE's io_uring when the kernel offers it\n"
+        "                        (fuse module parameter enable_uring) (auto)\n"
         "    any other option goes to FUSE (allow_other, fsname=..., ...)\n"
         "SIZE: bytes with K, M, G or T (64M), or pages with p.\n");
 }
@@ -241,6 +244,7 @@ static int serve(struct tfs_fs *fs, const struct cmdline *cl, const char *argv0,
     mb_log(MB_LOG_NOTICE, "serving %s on %s (%s)", cl->backing, cl->mountpoint,
            fs->broker != NULL ? "broker" : "standalone quota");
     log_books(fs);
+    struct tfs_ring *ring = tfs_ring_attach(se, cl->options.uring, fs->page_size);
     report_ready(ready_fd);
     struct fuse_loop_config *loop = fuse_loop_cfg_create();
     if (loop == NULL)
@@ -251,6 +255,7 @@ static int serve(struct tfs_fs *fs, const struct cmdline *cl, const char *argv0,
     fuse_loop_cfg_destroy(loop);
 out_unmount:
     fuse_session_unmount(se);
+    tfs_ring_stop(ring);
 out_signals:
     fuse_remove_signal_handlers(se);
 out_session:

@@ -9,56 +9,9 @@ trackfs=${1:?usage: test_trackfs.sh TRACKFS MBSERVER MBCTL}
 server=${2:?usage: test_trackfs.sh TRACKFS MBSERVER MBCTL}
 mbctl=${3:?usage: test_trackfs.sh TRACKFS MBSERVER MBCTL}
 
-[[ -e /dev/fuse ]] || { echo "SKIP: /dev/fuse is missing"; exit 77; }
-[[ $(id -u) -eq 0 ]] || { echo "SKIP: FUSE mounts and tmpfs need root"; exit 77; }
-command -v fusermount3 >/dev/null || { echo "SKIP: fusermount3 is not installed"; exit 77; }
-
-tmp=$(mktemp -d /tmp/mb-trackfs.XXXXXX)
-page=$(getconf PAGESIZE)
-mounts=() tmpfs_mounts=() pids=()
-cleanup() {
-  local m p
-  for m in "${mounts[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  for m in "${tmpfs_mounts[@]}"; do umount "$m" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() { # check NAME COMMAND...: passes when the command succeeds
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-equal() { # equal NAME WANT GOT
-  if [[ "$2" == "$3" ]]; then passed=$((passed + 1))
-  else failed=$((failed + 1)); printf 'FAIL %s: want "%s", got "%s"\n' "$1" "$2" "$3"; fi
-}
-wait_for() { local i; for i in $(seq 100); do "$@" && return 0; sleep 0.05; done; return 1; }
-# wait_until 'SHELL CONDITION': like wait_for, but the condition is evaluated
-# afresh each time (command substitutions in it included).
-wait_until() { local i; for i in $(seq 100); do eval "$1" && return 0; sleep 0.05; done; return 1; }
-is_mounted() { grep -qs " $1 fuse" /proc/mounts; }
-
-new_tmpfs() { # new_tmpfs DIR: a fresh tmpfs of its own
-  mkdir -p "$1" && mount -t tmpfs -o size=256M tmpfs "$1" && tmpfs_mounts+=("$1")
-}
-# mount_trackfs NAME OPTIONS: backing $tmp/NAME.back, mount $tmp/NAME, log $tmp/NAME.log
-mount_trackfs() {
-  local name=$1 opts=$2
-  mkdir -p "$tmp/$name"
-  [[ -d $tmp/$name.back ]] || new_tmpfs "$tmp/$name.back"
-  "$trackfs" -f -o "$opts" "$tmp/$name.back" "$tmp/$name" >"$tmp/$name.log" 2>&1 &
-  pids+=($!)
-  mounts+=("$tmp/$name")
-  eval "${name}_pid=$!"
-  wait_for is_mounted "$tmp/$name" || { echo "FAIL trackfs $name did not mount:"; cat "$tmp/$name.log"; return 1; }
-}
-unmount_trackfs() { # unmount_trackfs NAME: unmounts and waits for the daemon
-  local pidvar=${1}_pid
-  fusermount3 -u "$tmp/$1"
-  wait "${!pidvar}"
-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/testlib.sh"
+. "$here/test_trackfs_lib.sh"
 books() { # books NAME FIELD: a figure of the last "books:" line after SIGUSR1
   local name=$1 field=$2 pidvar=${1}_pid before
   before=$(grep -c "books:" "$tmp/$name.log")
@@ -249,9 +202,6 @@ total=1000
 MBSERVER_REQUEST_TIMEOUT=300ms "$server" --foreground --socket "$MEMBROKER_SOCKET" --total ${total}p --log-level err &
 pids+=($!)
 wait_for test -S "$MEMBROKER_SOCKET" || { echo "FAIL mbserver did not start"; exit 1; }
-json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-trackfs_balance() { "$mbctl" status --json | json_field '[c["balance"] for c in d["clients"] if c["name"]=="trackfs"][0]'; }
-pool() { "$mbctl" status --json | json_field 'd["pool"]'; }
 
 stall_ms=300
 mount_trackfs broker "broker=$MEMBROKER_SOCKET,chunk=16p,stall_ms=$stall_ms,inode_cost=0"

@@ -12,9 +12,25 @@
 #   stat_field DIR KEY            a figure of the root's user.trackfs.stats
 #   start_broker TOTAL_PAGES      an mbserver on $tmp/run/socket (MEMBROKER_SOCKET)
 #   trackfs_balance, pool         figures of `mbctl status --json`
+# TRACKFS_TRANSPORT picks how the kernel's requests reach the mounts made
+# with mount_trackfs: "dev" (the default: /dev/fuse, uring=off) or "uring"
+# (FUSE over io_uring: the fuse module's enable_uring is switched on for
+# the test and back after; unmount_trackfs checks that requests came over
+# the ring). Mounts started otherwise keep trackfs's default, uring=auto.
 [[ -e /dev/fuse ]] || { echo "SKIP: /dev/fuse is missing"; exit 77; }
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: FUSE mounts and tmpfs need root"; exit 77; }
 command -v fusermount3 >/dev/null || { echo "SKIP: fusermount3 is not installed"; exit 77; }
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_was=
+case ${TRACKFS_TRANSPORT:-dev} in
+  dev) transport_opt=uring=off ;;
+  uring)
+    [[ -w $uring_param ]] || { echo "SKIP: this kernel has no FUSE over io_uring ($uring_param)"; exit 77; }
+    uring_was=$(cat "$uring_param")
+    echo Y >"$uring_param" || { echo "FAIL cannot switch on $uring_param"; exit 1; }
+    transport_opt=uring=auto ;;
+  *) echo "FAIL TRACKFS_TRANSPORT=$TRACKFS_TRANSPORT: use dev or uring"; exit 1 ;;
+esac
 
 tmp=$(mktemp -d /tmp/mb-trackfs.XXXXXX)
 page=$(getconf PAGESIZE)
@@ -26,6 +42,7 @@ cleanup() {
   wait 2>/dev/null
   for m in "${tmpfs_mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
   rm -rf "$tmp"
+  [[ -z $uring_was ]] || echo "$uring_was" >"$uring_param"
 }
 trap cleanup EXIT
 
@@ -41,7 +58,7 @@ mount_trackfs() {
   local name=$1 opts=$2
   mkdir -p "$tmp/$name"
   [[ -d $tmp/$name.back ]] || new_tmpfs "$tmp/$name.back"
-  "$trackfs" -f -o "$opts" "$tmp/$name.back" "$tmp/$name" >>"$tmp/$name.log" 2>&1 &
+  "$trackfs" -f -o "$opts,$transport_opt" "$tmp/$name.back" "$tmp/$name" >>"$tmp/$name.log" 2>&1 &
   pids+=($!)
   mounts+=("$tmp/$name")
   eval "${name}_pid=$!"
@@ -49,6 +66,9 @@ mount_trackfs() {
 }
 unmount_trackfs() {
   local pidvar=${1}_pid
+  # (reading the statistics attribute always reaches trackfs)
+  [[ $transport_opt == uring=off ]] || { stat_field "$tmp/$1" used >/dev/null
+    check "$1 served over io_uring" grep -q "requests come over io_uring" "$tmp/$1.log"; }
   fusermount3 -u "$tmp/$1"
   wait "${!pidvar}"
 }

@@ -2,13 +2,17 @@
  * run on the same machine (root, /dev/fuse).
  *
  *   bench_trackfs --trackfs PATH [--size-mib N] [--files N] [--rounds N]
- *                 [--threads N] [--options OPTS]
+ *                 [--threads N] [--options OPTS] [--transport dev|uring|both]
  *
- * Mounts a tmpfs for the native runs, a second tmpfs as trackfs's backing
- * directory and trackfs over it (standalone quota, four times the data
- * written, plus OPTS), then runs each workload on both, alternating which
- * goes first from round to round, and prints the median of the rounds and
- * the ratio trackfs/tmpfs (higher is better; 1.0 is native speed):
+ * Mounts a tmpfs for the native runs and, for each transport, a tmpfs as a
+ * trackfs's backing directory and trackfs over it (standalone quota, four
+ * times the data written, plus OPTS): "dev" takes requests by /dev/fuse
+ * (uring=off), "uring" over FUSE's io_uring (the fuse module's enable_uring
+ * is switched on for the run and back after; trackfs's log must show the
+ * ring in use). Both by default, the ring only where the kernel has it.
+ * Each workload runs on every mount, the first one rotating from round to
+ * round, and it prints the median of the rounds and the ratios
+ * trackfs/tmpfs (higher is better; 1.0 is native speed):
  *   seq write   SIZE MiB in 1 MiB write(2)s to one new file, close included
  *               (opened write-only: trackfs then bypasses the page cache)
  *   seq read    that file back in 1 MiB read(2)s after a fresh open
@@ -28,6 +32,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,33 +44,59 @@
 #define MIB (UINT64_C(1) << 20)
 #define MAX_ROUNDS 15
 
-static char top[64], native_dir[96], backing_dir[96], mount_dir[96];
-static volatile pid_t trackfs_pid = -1;
-static volatile sig_atomic_t mounted_native, mounted_backing, mounted_fuse;
+enum { T_DEV, T_URING, T_COUNT };
+static const char *const transport_names[T_COUNT] = {"dev", "uring"};
+static const char *const uring_param = "/sys/module/fuse/parameters/enable_uring";
+
+static char top[64], native_dir[96];
+static char backing_dir[T_COUNT][96], mount_dir[T_COUNT][96], log_path[T_COUNT][96];
+static volatile pid_t trackfs_pid[T_COUNT] = {-1, -1};
+static volatile sig_atomic_t mounted_native, mounted_backing[T_COUNT], mounted_fuse[T_COUNT];
+static char uring_was = '\0'; /* enable_uring's value before the run ('\0': untouched) */
+
+static void write_uring_param(char value)
+{
+    int fd = open(uring_param, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char text[2] = {value, '\n'};
+        ssize_t ignored = write(fd, text, sizeof text);
+        (void)ignored;
+        close(fd);
+    }
+}
 
 /* Unmounts and removes everything set_up made; safe to call twice. */
 static void cleanup(void)
 {
-    if (mounted_fuse && umount2(mount_dir, 0) < 0)
-        umount2(mount_dir, MNT_DETACH);
-    mounted_fuse = 0;
-    if (trackfs_pid > 0) {
-        int status;
-        if (waitpid(trackfs_pid, &status, WNOHANG) == 0) {
-            kill(trackfs_pid, SIGTERM);
-            waitpid(trackfs_pid, &status, 0);
+    for (int t = 0; t < T_COUNT; t++) {
+        if (mounted_fuse[t] && umount2(mount_dir[t], 0) < 0)
+            umount2(mount_dir[t], MNT_DETACH);
+        mounted_fuse[t] = 0;
+        if (trackfs_pid[t] > 0) {
+            int status;
+            if (waitpid(trackfs_pid[t], &status, WNOHANG) == 0) {
+                kill(trackfs_pid[t], SIGTERM);
+                waitpid(trackfs_pid[t], &status, 0);
+            }
+            trackfs_pid[t] = -1;
         }
-        trackfs_pid = -1;
+        if (mounted_backing[t])
+            umount2(backing_dir[t], MNT_DETACH);
+        mounted_backing[t] = 0;
     }
     if (mounted_native)
         umount2(native_dir, MNT_DETACH);
-    if (mounted_backing)
-        umount2(backing_dir, MNT_DETACH);
-    mounted_native = mounted_backing = 0;
+    mounted_native = 0;
+    if (uring_was != '\0')
+        write_uring_param(uring_was);
+    uring_was = '\0';
     if (top[0] != '\0') {
         rmdir(native_dir);
-        rmdir(backing_dir);
-        rmdir(mount_dir);
+        for (int t = 0; t < T_COUNT; t++) {
+            unlink(log_path[t]);
+            rmdir(backing_dir[t]);
+            rmdir(mount_dir[t]);
+        }
         rmdir(top);
     }
 }
@@ -95,7 +126,67 @@ struct config {
     const char *options;
     uint64_t size_mib;
     unsigned files, rounds, threads;
+    bool use[T_COUNT]; /* the transports measured */
 };
+
+/* Switches FUSE over io_uring on for the run; false when the kernel has none. */
+static bool enable_uring(void)
+{
+    char text[4] = "";
+    int fd = open(uring_param, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    uring_was = text[0];
+    write_uring_param('Y');
+    return true;
+}
+
+static void mount_trackfs(const struct config *c, int t, const char *size_opt)
+{
+    if (mount("tmpfs", backing_dir[t], "tmpfs", 0, size_opt) < 0)
+        die("mount tmpfs");
+    mounted_backing[t] = 1;
+    char opts[512];
+    snprintf(opts, sizeof opts, "quota=%" PRIu64 "M,uring=%s%s%s", 4 * c->size_mib + 64,
+             t == T_URING ? "auto" : "off", c->options[0] != '\0' ? "," : "", c->options);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL); /* trackfs handles SIGTERM */
+        int null = open("/dev/null", O_WRONLY);
+        int log = open(log_path[t], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (null >= 0)
+            dup2(null, STDOUT_FILENO);
+        if (log >= 0)
+            dup2(log, STDERR_FILENO);
+        execl(c->trackfs, c->trackfs, "-f", "-o", opts, backing_dir[t], mount_dir[t],
+              (char *)NULL);
+        _exit(127);
+    }
+    trackfs_pid[t] = pid;
+    for (int i = 0; i < 200; i++) {
+        if (tfs_mounted_at(mount_dir[t], "fuse.trackfs") == 1) {
+            mounted_fuse[t] = 1;
+            return;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            trackfs_pid[t] = -1;
+            errno = ECHILD;
+            die("trackfs exited before mounting");
+        }
+        usleep(25000);
+    }
+    errno = ETIMEDOUT;
+    die("trackfs did not mount");
+}
 
 static void set_up(const struct config *c)
 {
@@ -105,52 +196,38 @@ static void set_up(const struct config *c)
         die("mkdtemp");
     }
     snprintf(native_dir, sizeof native_dir, "%s/native", top);
-    snprintf(backing_dir, sizeof backing_dir, "%s/backing", top);
-    snprintf(mount_dir, sizeof mount_dir, "%s/trackfs", top);
-    if (mkdir(native_dir, 0755) < 0 || mkdir(backing_dir, 0755) < 0 || mkdir(mount_dir, 0755) < 0)
+    if (mkdir(native_dir, 0755) < 0)
         die("mkdir");
+    for (int t = 0; t < T_COUNT; t++) {
+        snprintf(backing_dir[t], sizeof backing_dir[t], "%s/backing-%s", top, transport_names[t]);
+        snprintf(mount_dir[t], sizeof mount_dir[t], "%s/trackfs-%s", top, transport_names[t]);
+        snprintf(log_path[t], sizeof log_path[t], "%s/trackfs-%s.log", top, transport_names[t]);
+        if (c->use[t] && (mkdir(backing_dir[t], 0755) < 0 || mkdir(mount_dir[t], 0755) < 0))
+            die("mkdir");
+    }
     char size_opt[64];
     snprintf(size_opt, sizeof size_opt, "size=%" PRIu64 "m", 2 * c->size_mib + 64);
     if (mount("tmpfs", native_dir, "tmpfs", 0, size_opt) < 0)
         die("mount tmpfs (root needed)");
     mounted_native = 1;
-    if (mount("tmpfs", backing_dir, "tmpfs", 0, size_opt) < 0)
-        die("mount tmpfs");
-    mounted_backing = 1;
-    char opts[512];
-    snprintf(opts, sizeof opts, "quota=%" PRIu64 "M%s%s", 4 * c->size_mib + 64,
-             c->options[0] != '\0' ? "," : "", c->options);
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        pthread_sigmask(SIG_SETMASK, &none, NULL); /* trackfs handles SIGTERM */
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-        }
-        execl(c->trackfs, c->trackfs, "-f", "-o", opts, backing_dir, mount_dir, (char *)NULL);
-        _exit(127);
-    }
-    trackfs_pid = pid;
-    for (int i = 0; i < 200; i++) {
-        if (tfs_mounted_at(mount_dir, "fuse.trackfs") == 1) {
-            mounted_fuse = 1;
-            return;
-        }
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            trackfs_pid = -1;
-            errno = ECHILD;
-            die("trackfs exited before mounting");
-        }
-        usleep(25000);
-    }
-    errno = ETIMEDOUT;
-    die("trackfs did not mount");
+    for (int t = 0; t < T_COUNT; t++)
+        if (c->use[t])
+            mount_trackfs(c, t, size_opt);
+}
+
+/* Whether the trackfs of transport t logged that the ring served it. */
+static bool ring_was_used(int t)
+{
+    char text[8192];
+    int fd = open(log_path[t], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    text[n] = '\0';
+    return strstr(text, "requests come over io_uring") != NULL;
 }
 
 /* ---- workloads: each returns its rate (MiB/s or operations/s) ---- */
@@ -343,12 +420,13 @@ static unsigned parse_unsigned(const char *text, const char *what, unsigned max)
 
 int main(int argc, char **argv)
 {
-    struct config c = {.options = "", .size_mib = 512, .files = 2000, .rounds = 3, .threads = 4};
+    struct config c = {.options = "", .size_mib = 512, .files = 2000, .rounds = 3, .threads = 4,
+                       .use = {true, true}};
     static const struct option longopts[] = {
         {"trackfs", required_argument, NULL, 't'}, {"size-mib", required_argument, NULL, 's'},
         {"files", required_argument, NULL, 'f'},   {"rounds", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 'n'}, {"options", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
+        {"transport", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -359,9 +437,18 @@ int main(int argc, char **argv)
         case 'r': c.rounds = parse_unsigned(optarg, "--rounds", MAX_ROUNDS); break;
         case 'n': c.threads = parse_unsigned(optarg, "--threads", 16); break;
         case 'o': c.options = optarg; break;
+        case 'x':
+            c.use[T_DEV] = strcmp(optarg, "dev") == 0 || strcmp(optarg, "both") == 0;
+            c.use[T_URING] = strcmp(optarg, "uring") == 0 || strcmp(optarg, "both") == 0;
+            if (!c.use[T_DEV] && !c.use[T_URING]) {
+                fprintf(stderr, "bench_trackfs: --transport: dev, uring or both\n");
+                return 2;
+            }
+            break;
         default:
             fprintf(stderr, "usage: bench_trackfs --trackfs PATH [--size-mib N] [--files N] "
-                            "[--rounds N] [--threads N] [--options OPTS]\n");
+                            "[--rounds N] [--threads N] [--options OPTS] "
+                            "[--transport dev|uring|both]\n");
             return 2;
         }
     }
@@ -385,35 +472,65 @@ int main(int argc, char **argv)
     pthread_t signal_thread;
     if (pthread_create(&signal_thread, NULL, signal_main, &stop) != 0)
         die("pthread_create");
+    if (c.use[T_URING] && !enable_uring()) {
+        if (!c.use[T_DEV]) {
+            fprintf(stderr, "bench_trackfs: this kernel has no FUSE over io_uring (%s): "
+                            "skipped\n", uring_param);
+            return 77;
+        }
+        printf("(no FUSE over io_uring in this kernel: %s is missing)\n", uring_param);
+        c.use[T_URING] = false;
+    }
     set_up(&c);
 
-    double native[W_COUNT][MAX_ROUNDS], fuse[W_COUNT][MAX_ROUNDS];
-    for (unsigned r = 0; r < c.rounds; r++) {
-        double a[W_COUNT], b[W_COUNT];
-        if (r % 2 == 0) {
-            run_all(native_dir, &c, a);
-            run_all(mount_dir, &c, b);
-        } else {
-            run_all(mount_dir, &c, b);
-            run_all(native_dir, &c, a);
+    /* targets[0] is tmpfs, then each trackfs measured */
+    const char *dirs[1 + T_COUNT];
+    int transport_of[1 + T_COUNT];
+    unsigned targets = 0;
+    dirs[targets] = native_dir;
+    transport_of[targets++] = -1;
+    for (int t = 0; t < T_COUNT; t++)
+        if (c.use[t]) {
+            dirs[targets] = mount_dir[t];
+            transport_of[targets++] = t;
         }
-        for (unsigned w = 0; w < W_COUNT; w++) {
-            native[w][r] = a[w];
-            fuse[w][r] = b[w];
+    static double rates[1 + T_COUNT][W_COUNT][MAX_ROUNDS];
+    for (unsigned r = 0; r < c.rounds; r++)
+        for (unsigned k = 0; k < targets; k++) {
+            unsigned at = (k + r) % targets;
+            double got[W_COUNT];
+            run_all(dirs[at], &c, got);
+            for (unsigned w = 0; w < W_COUNT; w++)
+                rates[at][w][r] = got[w];
         }
+    if (c.use[T_URING] && !ring_was_used(T_URING)) {
+        fprintf(stderr, "bench_trackfs: the io_uring trackfs did not log the ring in use\n");
+        cleanup();
+        return 1;
     }
     printf("trackfs vs tmpfs: %" PRIu64 " MiB sequential, %u files, %u threads, median of %u "
            "rounds\n\n",
            c.size_mib, c.files, c.threads, c.rounds);
-    printf("| workload | unit | tmpfs | trackfs | trackfs/tmpfs |\n|---|---|---|---|---|\n");
+    printf("| workload | unit | tmpfs |");
+    for (unsigned k = 1; k < targets; k++)
+        printf(" trackfs %s | ratio |", transport_names[transport_of[k]]);
+    printf("\n|---|---|---|");
+    for (unsigned k = 1; k < targets; k++)
+        printf("---|---|");
+    printf("\n");
     for (unsigned w = 0; w < W_COUNT; w++) {
-        double n = median(native[w], c.rounds), f = median(fuse[w], c.rounds);
         char name[48];
         if (w == W_THREADS)
             snprintf(name, sizeof name, "%u threads write 1 MiB", c.threads);
         else
             snprintf(name, sizeof name, "%s", names[w]);
-        printf("| %s | %s | %.0f | %.0f | %.2f |\n", name, units[w], n, f, f / n);
+        double native = median(rates[0][w], c.rounds);
+        printf("| %s | %s | %.0f |", name, units[w], native);
+        for (unsigned k = 1; k < targets; k++) {
+            double f = median(rates[k][w], c.rounds);
+            printf(" %.0f | %.2f |", f, f / native);
+        }
+        printf("\n");
     }
     cleanup();
     free(block);

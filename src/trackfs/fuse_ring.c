@@ -232,7 +232,7 @@ static void serve_request(struct ring_entry *e)
     size_t len = 0;
     uint64_t unique = 0;
     unsigned char *payload = e->buffer + r->page_size;
-    const void *msg = tfs_ring_request(&e->header, payload, r->payload_cap, &len, &unique);
+    void *msg = tfs_ring_request(&e->header, payload, r->payload_cap, &len, &unique);
     if (msg == NULL) {
         mb_log(MB_LOG_ERR, "FUSE over io_uring: a request with an inconsistent header (id %llu)",
                (unsigned long long)unique);
@@ -242,7 +242,7 @@ static void serve_request(struct ring_entry *e)
     e->unique = unique;
     e->replied = false;
     current_entry = e;
-    struct fuse_buf buf = {.size = len, .mem = (void *)(uintptr_t)msg};
+    struct fuse_buf buf = {.size = len, .mem = msg};
     fuse_session_process_buf(r->se, &buf);
     current_entry = NULL;
     if (!e->replied) {

@@ -18,8 +18,8 @@ _Static_assert(TFS_RING_FRONT >= sizeof(struct fuse_in_header) + TFS_RING_OP_SIZ
 /* The kernel's FUSE_DEFAULT_MAX_PAGES_PER_REQ. */
 #define DEFAULT_MAX_PAGES UINT64_C(32)
 
-const void *tfs_ring_request(const struct tfs_ring_header *h, unsigned char *payload,
-                             size_t payload_cap, size_t *len, uint64_t *unique)
+void *tfs_ring_request(const struct tfs_ring_header *h, unsigned char *payload,
+                       size_t payload_cap, size_t *len, uint64_t *unique)
 {
     struct fuse_in_header in;
     memcpy(&in, h->in_out, sizeof in);

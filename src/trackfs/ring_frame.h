@@ -61,8 +61,8 @@ enum {
  * payload_cap is the payload buffer's size. Returns the message and its
  * length in *len, or NULL when the header does not describe a message
  * that fits (then *unique is still the request's id, 0 if unreadable). */
-const void *tfs_ring_request(const struct tfs_ring_header *h, unsigned char *payload,
-                             size_t payload_cap, size_t *len, uint64_t *unique);
+void *tfs_ring_request(const struct tfs_ring_header *h, unsigned char *payload,
+                       size_t payload_cap, size_t *len, uint64_t *unique);
 
 /* Puts a reply given as libfuse writes it to /dev/fuse (iov[0] the
  * fuse_out_header, then the reply arguments) into an entry: the header into

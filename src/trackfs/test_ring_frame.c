@@ -29,7 +29,7 @@ static void test_request_with_fixed_argument(void)
     unsigned char *payload = e.buffer + TFS_RING_FRONT;
     struct fuse_write_in w = {.fh = 3, .offset = 4096, .size = 5};
     memcpy(e.h.op_in, &w, sizeof w);
-    memcpy(payload, "hello", 5);
+    memcpy(payload, "hello", 6); /* the NUL lies past the payload */
     e.h.ent.payload_sz = 5;
     uint32_t len = (uint32_t)(sizeof(struct fuse_in_header) + sizeof w + 5);
     put_in_header(&e, FUSE_WRITE, 42, len);
@@ -116,7 +116,7 @@ static void test_reply(void)
     MBT_EQ_MEM(&w, payload, sizeof w);
     MBT_EQ_MEM(extra, payload + sizeof w, 16);
     /* data already in place (read straight into the payload) stays */
-    memcpy(payload, "in place", 8);
+    memcpy(payload, "in place", 9);
     struct iovec in_place[2] = {{.iov_base = &out, .iov_len = sizeof out},
                                 {.iov_base = payload, .iov_len = 8}};
     MBT_EQ_INT(0, tfs_ring_put_reply(&e.h, payload, CAP, in_place, 2));

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(FILE *to)
@@ -212,6 +213,23 @@ static int adopt_existing(struct tfs_fs *fs, const struct cmdline *cl)
     return 0;
 }
 
+/* Every inode the kernel remembers holds an O_PATH descriptor here until
+ * its FORGET, so a tree of many files needs many descriptors: the soft
+ * limit (1024 under systemd) is raised to the hard one. Returns the limit
+ * now in force (0 when unknown). */
+static uint64_t raise_fd_limit(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 0;
+    if (lim.rlim_cur < lim.rlim_max) {
+        struct rlimit raised = {.rlim_cur = lim.rlim_max, .rlim_max = lim.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            lim = raised;
+    }
+    return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)lim.rlim_cur;
+}
+
 /* The FUSE arguments: ours first, then the user's. */
 static int build_fuse_args(const struct cmdline *cl, struct fuse_args *args, const char *argv0)
 {
@@ -281,6 +299,11 @@ int main(int argc, char **argv)
     }
     int ready_fd = go_background(cl.foreground);
     mb_log_init_stderr("trackfs", cl.debug ? MB_LOG_DEBUG : MB_LOG_INFO);
+    uint64_t fd_limit = raise_fd_limit();
+    if (fd_limit > 0 && fd_limit < 4096)
+        mb_log(MB_LOG_WARNING, "only %" PRIu64 " open files allowed: each file or directory "
+               "in use holds one, so a larger tree fails with EMFILE (raise RLIMIT_NOFILE)",
+               fd_limit);
 
     int root_fd = open(cl.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {

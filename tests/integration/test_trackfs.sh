@@ -196,6 +196,24 @@ mount_trackfs over "quota=21p"
 equal over-adopted "21" "$(books over used)"
 unmount_trackfs over
 
+# Each file the kernel remembers holds a descriptor in trackfs: started with
+# a soft limit of 256 (systemd gives services 1024), it raises the limit to
+# the hard one, and a thousand files stay usable.
+mkdir -p "$tmp/many"; new_tmpfs "$tmp/many.back"
+prlimit --nofile=256:8192 "$trackfs" -f -o "quota=64M,$transport_opt" "$tmp/many.back" \
+  "$tmp/many" >"$tmp/many.log" 2>&1 &
+many_pid=$!; pids+=($many_pid); mounts+=("$tmp/many")
+check many-mounted wait_for is_mounted "$tmp/many"
+equal many-files-created "1000 1000" "$(python3 -c '
+import os, sys
+top = sys.argv[1]
+for i in range(1000):
+    with open(os.path.join(top, "f%d" % i), "w") as f:
+        f.write("x")
+print(len(os.listdir(top)), sum(os.stat(os.path.join(top, n)).st_size for n in os.listdir(top)))
+' "$tmp/many" 2>&1)"
+unmount_trackfs many
+
 # ---- 4. Broker mode against mbserver ------------------------------------
 export MEMBROKER_SOCKET=$tmp/run/socket
 total=1000

@@ -403,14 +403,20 @@ static void tfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 }
 
 /* After a new inode appeared under parent as name: owned by the caller,
- * looked up into e. On failure the name is removed again. Returns 0 or an
- * errno. */
+ * looked up into e. Its group is the caller's, unless the parent is a
+ * set-group-ID directory: then it keeps the directory's group, which the
+ * backing filesystem gave it. On failure the name is removed again.
+ * Returns 0 or an errno. */
 static int finish_new(fuse_req_t req, struct tfs_node *parent, const char *name, bool is_dir,
                       struct fuse_entry_param *e)
 {
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    struct stat dir;
+    gid_t gid = ctx->gid;
+    if (fstatat(parent->fd, "", &dir, AT_EMPTY_PATH) == 0 && (dir.st_mode & S_ISGID))
+        gid = (gid_t)-1;
     int err = 0;
-    if (fchownat(parent->fd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (fchownat(parent->fd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         err = errno;
     if (err == 0)
         err = lookup_entry(fs_of(req), parent, name, e);

@@ -78,6 +78,14 @@ os.write(fd, b"still here"); os.unlink("open-unlinked")
 note("after-unlink", os.pread(fd, 20, 0), os.fstat(fd).st_nlink); os.close(fd)
 attempt("unlink-noent", os.unlink, "open-unlinked")
 os.mkfifo("fifo", 0o600); note(desc("fifo"))
+# A set-group-ID directory gives its group to what is made in it, and its
+# set-group-ID bit to new directories.
+os.mkdir("sg"); os.chown("sg", 0, 4321); os.chmod("sg", 0o2775)
+with open("sg/file", "w") as f: f.write("x")
+os.mkdir("sg/dir"); os.mkfifo("sg/fifo"); os.symlink("file", "sg/link")
+os.mknod("sg/node", 0o600 | stat.S_IFREG)
+for n in ("file", "dir", "fifo", "link", "node"):
+    st = os.lstat("sg/" + n); note("setgid-dir", n, st.st_uid, st.st_gid, "%o" % stat.S_IMODE(st.st_mode))
 for i in range(300): open("d/e/f%03d" % i, "w").close()
 note("readdir-big", len(os.listdir("d/e")), sorted(os.listdir("d/e"))[:3])
 for i in range(300): os.unlink("d/e/f%03d" % i)

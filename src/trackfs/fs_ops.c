@@ -823,6 +823,19 @@ static void tfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *da
         fuse_reply_write(req, (size_t)done);
 }
 
+/* SEEK_DATA and SEEK_HOLE (the kernel answers the other whences itself):
+ * the backing file's holes are the file's holes. */
+static void tfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                      struct fuse_file_info *fi)
+{
+    (void)ino;
+    off_t at = lseek(handle_fd(fi), off, whence);
+    if (at < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_lseek(req, at);
+}
+
 static void tfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                           struct fuse_file_info *fi)
 {
@@ -1022,6 +1035,7 @@ const struct fuse_lowlevel_ops tfs_ops = {
     .read = tfs_read,
     .write_buf = tfs_write_buf,
     .fallocate = tfs_fallocate,
+    .lseek = tfs_lseek,
     /* No .flush: it would have nothing to do (every write is stored at
      * once), and without it the kernel stops sending FLUSH at the first
      * close, saving a round trip per close(2). */

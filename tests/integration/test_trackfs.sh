@@ -56,6 +56,12 @@ with open("b", "r+b") as f:
 fd = os.open("c", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o640)
 os.pwrite(fd, b"x" * 10, 1 << 20); os.close(fd)
 note(desc("c"), content("c"))
+# Holes: SEEK_DATA and SEEK_HOLE see the same file layout as on tmpfs.
+fd = os.open("c", os.O_RDONLY)
+for off, whence in ((0, os.SEEK_DATA), (0, os.SEEK_HOLE), (8192, os.SEEK_HOLE),
+                    ((1 << 20) + 4096, os.SEEK_HOLE), ((1 << 20) + 8192, os.SEEK_DATA)):
+    attempt("lseek %d %d" % (off, whence), os.lseek, fd, off, whence)
+os.close(fd)
 attempt("create-excl-again", os.open, "c", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
 os.rename("c", "c2"); note(desc("c2"))
 attempt("stat-old-name", os.stat, "c")

@@ -248,13 +248,28 @@ check hold-restored grep -qs "^oom_kill_disable 0" "$cg/memory.oom_control"
 # The lamb: 24 MiB with oom_score_adj 1000 in the group (back to 64 MiB,
 # once what the last phase left charged is gone); 44 MiB more (plus the
 # processes' own pages) overload it and the kernel kills the lamb, not the
-# hog, which then fits with 20 MiB to spare (with a 16 MiB lamb and a 50-56
-# MiB hog the kernel, under load, sometimes killed the hog too, 2 ms after
-# the lamb); the death is examined (evidence) and a new lamb starts once
-# there is room.
+# hog, which then fits with 20 MiB to spare; the death is examined
+# (evidence) and a new lamb starts once there is room.
+#
+# The kernel can kill the hog as well, a few ms after the lamb: exit_mmap
+# marks the dying lamb's mm MMF_OOM_SKIP before its pages are freed (they
+# wait in the unmap's gather batch until its end), and an OOM evaluation in
+# that window passes over the lamb with the group still at its limit (seen
+# here under load: the second kill's report lists only the hog, usage still
+# at the limit). That is the kernel's race, not mbwatch's choice, so when
+# the kernel's log shows exactly that (the hog killed after the lamb), the
+# round is repeated once, said so; a second such round fails.
 group_settled() { [[ $(cat "$cg/memory.usage_in_bytes") -lt $((8 << 20)) ]]; }
-check lamb-group-settled wait_for group_settled
-echo 64M >"$cg/memory.limit_in_bytes"
+# The lamb comes back once the hog has left room (up to 10 s). A function,
+# not an eval'd loop: an `exit` there would end this script before finish.
+lamb_back() {
+  local i
+  for i in $(seq 40); do logged "lamb [0-9]+ holds 25165824 bytes" && return 0; sleep 0.25; done
+  return 1
+}
+# killed_by_kernel PID: the kernel's messages since the round's hog started
+# ($tmp/kmsg.log, from dmesg --follow-new) report an OOM kill of PID
+killed_by_kernel() { grep -q "Killed process $1 " "$tmp/kmsg.log"; }
 cat >"$tmp/lamb.conf" <<CONF
 CGROUP             $cg
 PSI                no
@@ -265,26 +280,39 @@ LAMB_CGROUP        $cg
 EVIDENCE_KMSG      no
 DUMP_DIR           $tmp/dumps-lamb
 CONF
-"$mbwatch" --config "$tmp/lamb.conf" >"$tmp/watch.log" 2>&1 &
-watch_pid=$!
-mark=0
-check lamb-started wait_for logged "lamb [0-9]+ holds 25165824 bytes"
-phase
-check lamb-hog-survives start_hog 44
-check lamb-killed wait_for logged "lamb [0-9]+ killed \(SIGKILL\); evidence in $tmp/dumps-lamb/evidence-"
-check lamb-dump-kind eval 'grep -qs "^kind=lamb-killed$" "$tmp"/dumps-lamb/evidence-*/trigger'
-check lamb-hog-alive kill -0 "$hog_pid"
-phase
-stop_hog
-# The lamb comes back once the hog has left room (up to 10 s). A function,
-# not an eval'd loop: an `exit` there would end this script before finish.
-lamb_back() {
-  local i
-  for i in $(seq 40); do logged "lamb [0-9]+ holds 25165824 bytes" && return 0; sleep 0.25; done
-  return 1
-}
-check lamb-restarted lamb_back
-kill "$watch_pid"; wait "$watch_pid"; watch_pid=''
+for round in 1 2; do
+  check lamb-group-settled wait_for group_settled
+  echo 64M >"$cg/memory.limit_in_bytes"
+  rm -rf "$tmp/dumps-lamb"
+  "$mbwatch" --config "$tmp/lamb.conf" >"$tmp/watch.log" 2>&1 &
+  watch_pid=$!
+  mark=0
+  check lamb-started wait_for logged "lamb [0-9]+ holds 25165824 bytes"
+  lamb_pid=$(grep -Eo "lamb [0-9]+ holds" "$tmp/watch.log" | head -n 1 | cut -d' ' -f2)
+  phase
+  dmesg --follow-new >"$tmp/kmsg.log" 2>/dev/null &
+  kmsg_pid=$!
+  start_hog 44; hog_status=$?
+  wait_for logged "lamb [0-9]+ killed \(SIGKILL\); evidence in $tmp/dumps-lamb/evidence-"
+  lamb_status=$?
+  kill "$kmsg_pid"; wait "$kmsg_pid" 2>/dev/null
+  if [[ $round -eq 1 ]] && ! kill -0 "$hog_pid" 2>/dev/null && killed_by_kernel "$lamb_pid" &&
+     killed_by_kernel "$hog_pid"; then
+    echo "NOTE the kernel killed the hog ($hog_pid) too, after the lamb ($lamb_pid): its exit_mmap race; the lamb phase once more"
+    wait "$hog_pid" 2>/dev/null; hog_pid=''
+    kill "$watch_pid"; wait "$watch_pid"; watch_pid=''
+    continue
+  fi
+  check lamb-hog-survives test "$hog_status" -eq 0
+  check lamb-killed test "$lamb_status" -eq 0
+  check lamb-dump-kind eval 'grep -qs "^kind=lamb-killed$" "$tmp"/dumps-lamb/evidence-*/trigger'
+  check lamb-hog-alive kill -0 "$hog_pid"
+  phase
+  stop_hog
+  check lamb-restarted lamb_back
+  kill "$watch_pid"; wait "$watch_pid"; watch_pid=''
+  break
+done
 if [[ $failed -ne 0 ]]; then
   echo "--- mbwatch log"; tail -n 60 "$tmp/watch.log"
   echo "--- client log"; cat "$tmp/client.log"

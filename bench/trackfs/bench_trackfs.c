@@ -24,6 +24,7 @@
  *   N threads   N threads each writing SIZE/N MiB to a file of its own
  * Everything it mounts is unmounted on exit, on SIGINT and on SIGTERM. */
 #include "common/clock.h"
+#include "common/proc_read.h"
 #include "trackfs/mountinfo.h"
 
 #include <errno.h>
@@ -132,13 +133,10 @@ struct config {
 /* Switches FUSE over io_uring on for the run; false when the kernel has none. */
 static bool enable_uring(void)
 {
-    char text[4] = "";
-    int fd = open(uring_param, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
+    char text[4];
+    size_t len = 0;
+    int rc = mb_proc_read(uring_param, text, sizeof text, &len);
+    if ((rc < 0 && rc != -EFBIG) || len == 0)
         return false;
     uring_was = text[0];
     write_uring_param('Y');
@@ -219,14 +217,11 @@ static void set_up(const struct config *c)
 static bool ring_was_used(int t)
 {
     char text[8192];
-    int fd = open(log_path[t], O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    size_t len = 0;
+    int rc = mb_proc_read(log_path[t], text, sizeof text - 1, &len); /* the line comes early */
+    if (rc < 0 && rc != -EFBIG)
         return false;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    text[n] = '\0';
+    text[len] = '\0';
     return strstr(text, "requests come over io_uring") != NULL;
 }
 

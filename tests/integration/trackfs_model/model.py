@@ -302,6 +302,12 @@ class Run:
         if self.expect_refused("create", lambda: os.close(os.open(extra, os.O_CREAT | os.O_WRONLY)),
                                need > free2):
             os.unlink(extra)
+            # The inode is given back at the close's release, which reaches
+            # trackfs after close returns (over io_uring it is served on the
+            # closing CPU's queue, and under load after the unlink): wait.
+            deadline = time.monotonic() + 5
+            while self.stats()["inodes"] != s2["inodes"] and time.monotonic() < deadline:
+                time.sleep(0.005)
         size = rng.randrange(1, 2 * PAGE)
         name = "user.probe"
         need = ceil_pages(meta + len(name) + size) - ceil_pages(meta)

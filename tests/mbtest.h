@@ -24,6 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A test's reproducible random stream: Marsaglia's xorshift64. Advances
+ * *state (never 0) and returns the new value. */
+static inline uint64_t mbt_xorshift64(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
 struct mbt_state {
     const char *current_test;
     unsigned tests_passed;

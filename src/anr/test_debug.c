@@ -624,10 +624,7 @@ static void test_dump_while_locked(void)
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mbt_xorshift64(&rng);
 }
 
 #define SLOTS 512

@@ -30,10 +30,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return mbt_xorshift64(&rng_state);
 }
 
 static size_t rnd_size(void)

@@ -17,10 +17,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mbt_xorshift64(&rng);
 }
 
 /* Random states; with `runs`, in runs of 1-40 pages of one state (whole

@@ -40,10 +40,7 @@ struct worker {
 
 static uint64_t next(struct worker *w)
 {
-    w->rng ^= w->rng << 13;
-    w->rng ^= w->rng >> 7;
-    w->rng ^= w->rng << 17;
-    return w->rng;
+    return mbt_xorshift64(&w->rng);
 }
 
 /* A block records its size in its first bytes and repeats a tag to its end. */

@@ -52,10 +52,8 @@ static void rng_seed(uint64_t seed)
 
 static uint32_t rng_below(uint32_t n)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return n == 0 ? 0 : (uint32_t)(rng_state % n);
+    uint64_t r = mbt_xorshift64(&rng_state);
+    return n == 0 ? 0 : (uint32_t)(r % n);
 }
 
 static uint64_t rng_below64(uint64_t n)

@@ -253,8 +253,11 @@ static void serve_request(struct ring_entry *e)
                (unsigned long long)unique);
         tfs_ring_put_error(&e->header, unique, EIO);
     }
+    /* Once: a plain load first keeps every later request off the
+     * compare-and-swap of a line all ring threads share. */
     bool expected = false;
-    if (atomic_compare_exchange_strong(&r->served_one, &expected, true))
+    if (!atomic_load_explicit(&r->served_one, memory_order_relaxed) &&
+        atomic_compare_exchange_strong(&r->served_one, &expected, true))
         mb_log(MB_LOG_NOTICE, "requests come over io_uring: %u queues of %u entries", r->nr_queues,
                TFS_RING_DEPTH);
 }
